@@ -1,0 +1,255 @@
+"""The backbone adapter protocol: everything family-specific about a VLM lives behind it."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import torch
+from PIL import Image
+
+from lightning_csr.backbones.settings import LoraSettings, QuantizationSettings, resolve_dtype
+
+LANGUAGE_MODEL_LINEARS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
+class ImageTokenMismatchError(ValueError):
+    """Image placeholder tokens and image features disagree for a sample."""
+
+
+class Backbone:
+    """Adapter for one VLM family: loading, processor, chat template, batches, LoRA targets, frozen parts.
+
+    Args:
+        model_id: a Hub id or a local directory loaded with `from_pretrained` (the real path).
+        processor_id: where the processor lives, when it differs from `model_id`.
+        config: a model config (dict or directory) to build a randomly initialised model (tests only).
+        quantization: bitsandbytes settings (4-bit QLoRA on one GPU).
+        lora: LoRA settings; None trains the unfrozen weights directly.
+        dtype: parameter dtype of the non-quantised weights.
+        train_projector: also train the vision-language projector.
+        gradient_checkpointing: non-reentrant activation checkpointing of the language model.
+        attn_implementation: passed to transformers (`sdpa`, `eager`, `flash_attention_2`).
+    """
+
+    family: ClassVar[str] = "base"
+    model_class_name: ClassVar[str] = "AutoModelForImageTextToText"
+    language_model_pattern: ClassVar[str] = r"language_model"
+    vision_patterns: ClassVar[tuple[str, ...]] = ("vision_tower",)
+    projector_patterns: ClassVar[tuple[str, ...]] = ("multi_modal_projector",)
+    # per-token side inputs and the value they take on response tokens
+    token_level_inputs: ClassVar[dict[str, int]] = {}
+
+    def __init__(
+        self,
+        model_id: str | None = None,
+        processor_id: str | None = None,
+        config: dict[str, Any] | str | None = None,
+        quantization: QuantizationSettings | None = None,
+        lora: LoraSettings | None = None,
+        dtype: str = "float32",
+        train_projector: bool = False,
+        gradient_checkpointing: bool = False,
+        attn_implementation: str | None = "sdpa",
+        revision: str | None = None,
+    ) -> None:
+        if model_id is None and config is None:
+            raise ValueError(f"{type(self).__name__}: give `model_id` (a checkpoint) or `config` (tests)")
+        if config is not None and processor_id is None and model_id is None:
+            raise ValueError(f"{type(self).__name__}: a `config`-built model needs `processor_id`")
+        self.model_id = model_id
+        self.processor_id = processor_id or model_id
+        self.config = config
+        self.quantization = quantization or QuantizationSettings()
+        self.lora = lora
+        self.dtype = dtype
+        self.train_projector = train_projector
+        self.gradient_checkpointing = gradient_checkpointing
+        self.attn_implementation = attn_implementation
+        self.revision = revision
+        resolve_dtype(dtype)
+        self._processor = None
+
+    # ----------------------------------------------------------------- loading
+    @property
+    def processor(self):
+        """The family's processor, loaded once from `processor_id`."""
+        if self._processor is None:
+            self._processor = self.load_processor()
+        return self._processor
+
+    @property
+    def tokenizer(self):
+        return self.processor.tokenizer
+
+    def load_processor(self):
+        from transformers import AutoProcessor
+
+        try:
+            return AutoProcessor.from_pretrained(self.processor_id, revision=self.revision)
+        except (OSError, ValueError) as err:
+            raise FileNotFoundError(
+                f"{type(self).__name__}: could not load a processor from {self.processor_id!r}: {err}"
+            ) from err
+
+    def model_class(self):
+        import transformers
+
+        return getattr(transformers, self.model_class_name)
+
+    def load_model(self) -> torch.nn.Module:
+        """Load (or build from config) the model, quantised if configured; no adapters yet."""
+        cls = self.model_class()
+        dtype = resolve_dtype(self.dtype)
+        if self.config is not None and self.model_id is None:
+            config = self._build_config()
+            if self.quantization.bits is not None:
+                raise ValueError("quantization needs a saved checkpoint (`model_id`), not a bare `config`")
+            return cls._from_config(config, dtype=dtype, attn_implementation=self.attn_implementation)
+        kwargs: dict[str, Any] = {"dtype": dtype, "revision": self.revision}
+        if self.attn_implementation:
+            kwargs["attn_implementation"] = self.attn_implementation
+        bnb = self.quantization.to_bnb(self.unquantized_modules())
+        if bnb is not None:
+            kwargs["quantization_config"] = bnb
+            kwargs["device_map"] = {"": torch.cuda.current_device() if torch.cuda.is_available() else "cpu"}
+        try:
+            return cls.from_pretrained(self.model_id, **kwargs)
+        except OSError as err:
+            raise FileNotFoundError(f"{type(self).__name__}: could not load model {self.model_id!r}: {err}") from err
+
+    def _build_config(self):
+        from transformers import AutoConfig
+
+        if isinstance(self.config, str):
+            return AutoConfig.from_pretrained(self.config)
+        config = dict(self.config)
+        return AutoConfig.for_model(config.pop("model_type"), **config)
+
+    # ----------------------------------------------------------- parameters
+    def unquantized_modules(self) -> list[str]:
+        """Module-name regexes kept out of bitsandbytes quantisation: vision tower, projector, output head."""
+        return [rf".*{p}" for p in (*self.vision_patterns, *self.projector_patterns)] + ["lm_head"]
+
+    def vision_module_names(self, model: torch.nn.Module) -> list[str]:
+        return [n for n, _ in model.named_modules() if any(n.endswith(p) for p in self.vision_patterns)]
+
+    def lora_target_regex(self) -> str:
+        """Regex over module names: the language model's linear layers (peft full-matches it)."""
+        targets = self.lora.target_modules if self.lora and self.lora.target_modules else LANGUAGE_MODEL_LINEARS
+        return rf".*{self.language_model_pattern}.*\.({'|'.join(map(re.escape, targets))})"
+
+    def is_frozen(self, name: str) -> bool:
+        """Whether a parameter stays frozen during full fine-tuning (vision tower; projector unless trained)."""
+        if any(p in name for p in self.vision_patterns):
+            return True
+        return any(p in name for p in self.projector_patterns) and not self.train_projector
+
+    # ------------------------------------------------------------- batches
+    def prompt_messages(self, prompt: str) -> list[dict[str, Any]]:
+        return [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": prompt}]}]
+
+    def prompt_text(self, prompt: str) -> str:
+        """The user prompt with the chat template and the generation prompt applied."""
+        return self.processor.apply_chat_template(self.prompt_messages(prompt), add_generation_prompt=True)
+
+    def prepare_images(self, images: Sequence[Image.Image]) -> list[Image.Image]:
+        return [img.convert("RGB") for img in images]
+
+    @property
+    def end_of_turn_id(self) -> int:
+        return self.tokenizer.eos_token_id
+
+    @property
+    def image_token_id(self) -> int:
+        token = getattr(self.processor, "image_token", None) or "<image>"
+        return self.tokenizer.convert_tokens_to_ids(token)
+
+    def response_ids(self, response: str) -> list[int]:
+        """Token ids of a response followed by the end-of-turn token."""
+        return self.tokenizer(response, add_special_tokens=False)["input_ids"] + [self.end_of_turn_id]
+
+    def prompt_batch(self, images: Sequence[Image.Image], prompts: Sequence[str]) -> dict[str, torch.Tensor]:
+        """Left-padded prompts (with images) ready for generation."""
+        tokenizer = self.tokenizer
+        side, tokenizer.padding_side = tokenizer.padding_side, "left"
+        try:
+            return dict(
+                self.processor(
+                    images=self.prepare_images(images),
+                    text=[self.prompt_text(p) for p in prompts],
+                    return_tensors="pt",
+                    padding=True,
+                )
+            )
+        finally:
+            tokenizer.padding_side = side
+
+    def collate(
+        self,
+        images: Sequence[Image.Image],
+        prompts: Sequence[str],
+        responses: Sequence[str],
+        ids: Sequence[str] | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """Right-padded (image, prompt, response) batch with a completion mask; never truncates."""
+        enc = self.prompt_batch(images, prompts)
+        mask = enc.pop("attention_mask")
+        prompt_ids = enc.pop("input_ids")
+        token_inputs = {k: enc.pop(k) for k in list(enc) if k in self.token_level_inputs}
+        rows, extras = [], {k: [] for k in token_inputs}
+        forbidden = {self.image_token_id, self.tokenizer.pad_token_id}
+        for i, response in enumerate(responses):
+            keep = mask[i].bool()
+            r_ids = self.response_ids(response)
+            if forbidden & set(r_ids[:-1]):
+                name = ids[i] if ids else f"#{i}"
+                raise ImageTokenMismatchError(f"sample {name}: the response contains the image or padding token")
+            rows.append((prompt_ids[i][keep].tolist(), r_ids))
+            for k, v in token_inputs.items():
+                extras[k].append(v[i][keep].tolist() + [self.token_level_inputs[k]] * len(r_ids))
+        length = max(len(p) + len(r) for p, r in rows)
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.end_of_turn_id
+        batch = {
+            "input_ids": torch.full((len(rows), length), pad, dtype=torch.long),
+            "attention_mask": torch.zeros(len(rows), length, dtype=torch.long),
+            "completion_mask": torch.zeros(len(rows), length, dtype=torch.long),
+        }
+        for k in extras:
+            batch[k] = torch.zeros(len(rows), length, dtype=token_inputs[k].dtype)
+        for i, (p, r) in enumerate(rows):
+            n = len(p) + len(r)
+            batch["input_ids"][i, :n] = torch.tensor(p + r)
+            batch["attention_mask"][i, :n] = 1
+            batch["completion_mask"][i, len(p) : n] = 1
+            for k in extras:
+                batch[k][i, :n] = torch.tensor(extras[k][i])
+        batch.update(enc)
+        return batch
+
+    def model_inputs(self, batch: dict[str, Any]) -> dict[str, Any]:
+        """The subset of a batch the model's forward takes."""
+        skip = {"completion_mask", "ids", "ref_logps"}
+        return {k: v for k, v in batch.items() if k not in skip and not k.startswith("meta_")}
+
+    def check_image_tokens(self, batch: dict[str, torch.Tensor], ids: Sequence[str] | None = None) -> None:
+        """Each row holds as many image tokens as its image produces features (cheap count check)."""
+        counts = (batch["input_ids"] == self.image_token_id).sum(dim=1)
+        expected = self.expected_image_tokens(batch)
+        if expected is None:
+            return
+        bad = (counts != expected).nonzero().flatten().tolist()
+        if bad:
+            names = [ids[i] if ids else f"#{i}" for i in bad]
+            raise ImageTokenMismatchError(
+                f"image tokens and image features disagree for samples {names}: "
+                f"tokens {counts[bad].tolist()}, expected {expected[bad].tolist()}"
+            )
+
+    def expected_image_tokens(self, batch: dict[str, torch.Tensor]) -> torch.Tensor | None:
+        """Image tokens each row must contain, when the family can tell from the batch alone."""
+        return None
+
+    def describe(self) -> str:
+        return f"{self.family}:{self.model_id or 'config'}"

@@ -1,0 +1,80 @@
+"""`lightning-csr`: LightningCLI (fit/validate/test/predict) plus export, shapeworld and evaluate."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+import lightning as L
+import torch
+from lightning.pytorch.cli import LightningCLI
+
+# subcommand -> "module:function(argv)"; imported lazily so `fit` does not pay for them
+SUBCOMMANDS = {
+    "export": "lightning_csr.cli:export_main",
+    "shapeworld": "lightning_csr.data.shapeworld.cli:main",
+    "evaluate": "lightning_csr.evaluation.runner:main",
+}
+
+
+class CSRCli(LightningCLI):
+    """LightningCLI whose YAML picks module, backbone and data by `class_path` (omegaconf interpolation on)."""
+
+    def __init__(self, args: Sequence[str] | None = None, run: bool = True, **kwargs) -> None:
+        super().__init__(
+            L.LightningModule,
+            L.LightningDataModule,
+            subclass_mode_model=True,
+            subclass_mode_data=True,
+            parser_kwargs=_parser_kwargs(),
+            save_config_kwargs={"overwrite": True},
+            auto_configure_optimizers=False,
+            args=args,
+            run=run,
+            **kwargs,
+        )
+
+
+def _parser_kwargs() -> dict:
+    common = {"parser_mode": "omegaconf"}
+    return {"default_config_files": [], **common, "fit": common, "validate": common, "test": common, "predict": common}
+
+
+def export_main(argv: Sequence[str]) -> None:
+    """`lightning-csr export --config RUN/config.yaml --ckpt_path CKPT --out DIR`."""
+    from lightning_csr.export import export_policy
+
+    parser = argparse.ArgumentParser(prog="lightning-csr export", description=export_main.__doc__)
+    parser.add_argument("--config", required=True, help="the run's saved config.yaml")
+    parser.add_argument("--ckpt_path", default=None, help="checkpoint with the trained weights")
+    parser.add_argument("--out", required=True, help="output directory (adapter/ and merged/)")
+    parser.add_argument("--no-merge", action="store_true", help="write the adapter only")
+    args = parser.parse_args(argv)
+    cli = CSRCli(args=["--config", args.config], run=False, save_config_callback=None)
+    module = cli.model
+    module.configure_model()
+    if args.ckpt_path:
+        state = torch.load(args.ckpt_path, map_location="cpu", weights_only=False)["state_dict"]
+        missing = set(state) - set(module.state_dict())
+        if missing:
+            raise KeyError(f"{args.ckpt_path}: keys not in the model: {sorted(missing)[:5]}")
+        module.load_state_dict(state, strict=False)
+    written = export_policy(module, args.out, merge=not args.no_merge)
+    for kind, path in written.items():
+        print(f"{kind}: {path}")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of the `lightning-csr` console script."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in SUBCOMMANDS:
+        module, func = SUBCOMMANDS[argv[0]].split(":")
+        getattr(importlib.import_module(module), func)(argv[1:])
+        return
+    CSRCli(args=argv)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,139 @@
+"""`PreferenceDataModule`: preference pairs whose source can be swapped between epochs."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import lightning as L
+from torch.utils.data import DataLoader
+
+from lightning_csr.backbones.base import Backbone
+from lightning_csr.data.preference_dataset import PreferenceCollator, PreferenceDataset, sequence_lengths
+from lightning_csr.data.records import PreferenceRecord, file_digest, read_records
+
+log = logging.getLogger(__name__)
+
+PAIRS_FILE = "pairs.jsonl"
+
+
+class PreferenceDataModule(L.LightningDataModule):
+    """Reads pairs from `train_file` (or `<data_dir>/pairs.jsonl`); callbacks may point it elsewhere.
+
+    Args:
+        train_file: a preference file (.jsonl ours/TRL, .json LLaVA-style).
+        data_dir: a directory holding `pairs.jsonl` (versioned iteration directories use this).
+        val_file: optional validation pairs.
+        image_root: directory image paths are relative to (default: the pairs file's directory).
+        batch_size: pairs per batch (each pair is two sequences).
+        max_length: longest allowed sequence in tokens, image tokens included; never truncated.
+        on_too_long: `drop` (counted, logged) or `error`.
+    """
+
+    def __init__(
+        self,
+        train_file: str | None = None,
+        data_dir: str | None = None,
+        val_file: str | None = None,
+        image_root: str | None = None,
+        batch_size: int = 4,
+        num_workers: int = 0,
+        max_length: int | None = None,
+        on_too_long: str = "drop",
+        shuffle: bool = True,
+    ) -> None:
+        super().__init__()
+        if on_too_long not in ("drop", "error"):
+            raise ValueError(f"on_too_long: expected 'drop' or 'error', got {on_too_long!r}")
+        self.train_file = train_file
+        self.val_file = val_file
+        self.image_root = image_root
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.max_length = max_length
+        self.on_too_long = on_too_long
+        self.shuffle = shuffle
+        self.backbone: Backbone | None = None
+        self.dropped_too_long: list[str] = []
+        self._cache: dict[str, tuple[str, PreferenceDataset]] = {}
+        if data_dir is not None:
+            self.set_data_dir(data_dir)
+
+    # ------------------------------------------------------------ wiring
+    def connect(self, backbone: Backbone) -> None:
+        """Receive the backbone whose processor turns records into batches."""
+        self.backbone = backbone
+
+    def set_data_dir(self, data_dir: str | Path) -> None:
+        """Train on `<data_dir>/pairs.jsonl` from the next dataloader build on."""
+        self.train_file = str(Path(data_dir) / PAIRS_FILE)
+
+    @property
+    def train_digest(self) -> str:
+        return file_digest(self._require(self.train_file, "train_file"))
+
+    def _require(self, path: str | None, name: str) -> str:
+        if path is None:
+            raise ValueError(f"PreferenceDataModule: `{name}` is not set (give train_file or data_dir)")
+        return path
+
+    # ----------------------------------------------------------- datasets
+    def dataset(self, path: str) -> PreferenceDataset:
+        """Read, validate and length-filter a preference file (cached per file content)."""
+        digest = file_digest(path)
+        cached = self._cache.get(path)
+        if cached and cached[0] == digest:
+            return cached[1]
+        records = read_records(path).records
+        root = Path(self.image_root) if self.image_root else Path(path).parent
+        dataset = PreferenceDataset(records, root)
+        if self.max_length is not None:
+            dataset = self._filter_too_long(dataset, path)
+        self._cache[path] = (digest, dataset)
+        return dataset
+
+    def _filter_too_long(self, dataset: PreferenceDataset, path: str) -> PreferenceDataset:
+        if self.backbone is None:
+            raise RuntimeError("PreferenceDataModule.connect(backbone) must run before datasets are built")
+        kept: list[PreferenceRecord] = []
+        for record, length in zip(dataset.records, sequence_lengths(self.backbone, dataset), strict=True):
+            if length <= self.max_length:
+                kept.append(record)
+                continue
+            if self.on_too_long == "error":
+                raise ValueError(
+                    f"{path}: record {record.id!r} needs {length} tokens > max_length={self.max_length} "
+                    "(prompts and image tokens are never truncated)"
+                )
+            self.dropped_too_long.append(record.id)
+        if len(kept) < len(dataset):
+            log.warning("%s: dropped %d pairs longer than %d tokens", path, len(dataset) - len(kept), self.max_length)
+        return PreferenceDataset(kept, dataset.image_root)
+
+    def train_dataset(self) -> PreferenceDataset:
+        return self.dataset(self._require(self.train_file, "train_file"))
+
+    def _loader(self, dataset: PreferenceDataset, shuffle: bool) -> DataLoader:
+        if self.backbone is None:
+            raise RuntimeError("PreferenceDataModule.connect(backbone) must run before dataloaders are built")
+        if len(dataset) == 0:
+            raise ValueError("no preference pairs left to train on (all dropped or empty file)")
+        return DataLoader(
+            dataset,
+            batch_size=self.batch_size,
+            shuffle=shuffle,
+            num_workers=self.num_workers,
+            collate_fn=PreferenceCollator(self.backbone),
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.train_dataset(), self.shuffle)
+
+    def val_dataloader(self) -> DataLoader | list:
+        if self.val_file is None:
+            return []
+        return self._loader(self.dataset(self.val_file), False)
+
+    def reference_dataloader(self) -> DataLoader:
+        """The training pairs in file order, for precomputing reference log-probs."""
+        return self._loader(self.train_dataset(), False)

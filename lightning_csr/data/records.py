@@ -1,0 +1,160 @@
+"""The preference record schema and readers for our JSONL, TRL's preference format and LLaVA-style JSON."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import warnings
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class RecordError(ValueError):
+    """A preference file holds a record we cannot use; the message names the file and line."""
+
+
+@dataclass
+class PreferenceRecord:
+    """One preference pair: `image` is relative to the data root, `prompt` is the raw user question."""
+
+    id: str
+    image: str
+    prompt: str
+    chosen: str
+    rejected: str
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), ensure_ascii=False)
+
+
+@dataclass
+class ReadReport:
+    """What a read kept and what it dropped (and why)."""
+
+    records: list[PreferenceRecord]
+    dropped_identical: list[str] = field(default_factory=list)
+
+
+def _strip_image_tag(text: str) -> str:
+    return text.replace("<image>\n", "").replace("\n<image>", "").replace("<image>", "").strip()
+
+
+def _message_text(message: Any) -> str:
+    """Text of a TRL/HF chat message whose content is a string or a list of typed blocks."""
+    content = message["content"] if isinstance(message, dict) else message
+    if isinstance(content, str):
+        return content
+    return "".join(block.get("text", "") for block in content if block.get("type") == "text")
+
+
+def _last_turn(messages: Any) -> str:
+    return _message_text(messages[-1]) if isinstance(messages, list) else str(messages)
+
+
+def parse_record(obj: dict[str, Any], where: str, index: int) -> PreferenceRecord:
+    """Parse one JSON object in any supported format; errors name `where` (file:line)."""
+    if not isinstance(obj, dict):
+        raise RecordError(f"{where}: expected a JSON object, got {type(obj).__name__}")
+    try:
+        if "conversations" in obj:  # LLaVA-style (CSR, POVID releases)
+            conv, rejected_conv = obj["conversations"], obj["rejected_conversations"]
+            prompt = _strip_image_tag(next(t["value"] for t in conv if t["from"] == "human"))
+            chosen = next(t["value"] for t in reversed(conv) if t["from"] == "gpt")
+            rejected = next(t["value"] for t in reversed(rejected_conv) if t["from"] == "gpt")
+            image = obj["image"]
+        elif "images" in obj or isinstance(obj.get("prompt"), list):  # TRL preference format
+            prompt = _strip_image_tag(_last_turn(obj["prompt"]))
+            chosen, rejected = _last_turn(obj["chosen"]), _last_turn(obj["rejected"])
+            images = obj.get("images") or [obj.get("image")]
+            image = images[0]
+        else:
+            prompt, chosen, rejected, image = obj["prompt"], obj["chosen"], obj["rejected"], obj["image"]
+    except KeyError as err:
+        raise RecordError(f"{where}: missing field {err.args[0]!r}") from None
+    except StopIteration:
+        raise RecordError(f"{where}: conversation has no human/gpt turn") from None
+    for name, value in (("prompt", prompt), ("chosen", chosen), ("rejected", rejected), ("image", image)):
+        if not isinstance(value, str) or not value.strip():
+            raise RecordError(f"{where}: field {name!r} is empty or not a string")
+    record_id = str(obj.get("id", index))
+    return PreferenceRecord(record_id, image, prompt, chosen.strip(), rejected.strip(), obj.get("meta") or {})
+
+
+def _iter_objects(path: Path) -> Iterator[tuple[str, int, Any]]:
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise RecordError(f"{path}:{err.lineno}: invalid JSON ({err.msg})") from None
+        if not isinstance(data, list):
+            raise RecordError(f"{path}: expected a JSON list of records")
+        for i, obj in enumerate(data):
+            yield f"{path}: item {i}", i, obj
+        return
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise RecordError(f"{path}:{lineno}: malformed JSON line ({err.msg})") from None
+        yield f"{path}:{lineno}", lineno - 1, obj
+
+
+def read_records(path: str | Path) -> ReadReport:
+    """Read a preference file (.jsonl or .json); identical chosen/rejected pairs are dropped and counted."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"preference file not found: {path}")
+    report = ReadReport(records=[])
+    seen: set[str] = set()
+    for where, index, obj in _iter_objects(path):
+        record = parse_record(obj, where, index)
+        if record.id in seen:
+            raise RecordError(f"{where}: duplicate id {record.id!r}")
+        seen.add(record.id)
+        if record.chosen == record.rejected:
+            report.dropped_identical.append(record.id)
+            continue
+        report.records.append(record)
+    if report.dropped_identical:
+        warnings.warn(
+            f"{path}: dropped {len(report.dropped_identical)} pairs whose chosen equals rejected "
+            f"(first: {report.dropped_identical[:5]})",
+            stacklevel=2,
+        )
+    return report
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write a file atomically: a temp file in the same directory, then rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_records(path: str | Path, records: Iterable[PreferenceRecord]) -> None:
+    """Write records as JSONL atomically."""
+    atomic_write_text(path, "".join(r.to_json() + "\n" for r in records))
+
+
+def file_digest(path: str | Path) -> str:
+    """SHA-256 of a file's bytes (the dataset version used by caches)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -1,0 +1,45 @@
+"""Token-level visual-anchored rewards of TPO (Gu et al., arXiv 2412.14487; povid_tpo.md §3.1).
+
+* Visual-anchored score (Eq. 4), on raw logits of the label token:
+  ``s_i = z(y_i | x, v, y_<i) − z(y_i | x, ṽ, y_<i)`` with v the clean and ṽ the corrupted image.
+* Self-calibrated token weight (Eq. 5), margin a = 0.5:
+  ``c_i = a + σ(s_i)`` on chosen tokens, ``c_i = a + 1 − σ(s_i)`` on rejected tokens, so c ∈ (a, a + 1).
+* Visual-aware sequence log-prob (Eq. 10): ``LP(y) = Σ_i mask_i·(log π(y_i) + log c_i)``, computed for the
+  policy and the reference with their own weights; plain sigmoid DPO on LP gives the TPO loss. At s = 0,
+  a = 0.5 gives c = 1, so TPO equals DPO exactly.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+
+def visual_anchor_scores(clean_logits_of_tokens: Tensor, corrupted_logits_of_tokens: Tensor) -> Tensor:
+    """Per-token score s = z_clean(y_i) − z_corrupt(y_i) from the raw logits of the label tokens."""
+    return clean_logits_of_tokens - corrupted_logits_of_tokens
+
+
+def tpo_token_weights(scores: Tensor, chosen: bool, margin: float = 0.5) -> Tensor:
+    """Token weights c = a + σ(s) for chosen tokens, c = a + 1 − σ(s) for rejected ones."""
+    if margin < 0:
+        raise ValueError(f"margin must be non-negative so that c > 0, got {margin}")
+    probability = torch.sigmoid(scores)
+    return margin + probability if chosen else margin + 1 - probability
+
+
+def weighted_sequence_logps(
+    token_logps: Tensor, token_weights: Tensor, mask: Tensor, detach_weights: bool = True
+) -> Tensor:
+    """Visual-aware log-prob Σ_i mask_i·(log p_i + log c_i) over the last dimension ([B, T] → [B]).
+
+    ``detach_weights=False`` lets gradients flow through log c as in the released code (which also
+    back-propagates through the corrupted-image forward pass); the default treats c as a reward.
+    """
+    if detach_weights:
+        token_weights = token_weights.detach()
+    keep = mask.bool()
+    # padding may hold arbitrary weights (even 0): replace them before the log to keep gradients finite
+    safe_weights = torch.where(keep, token_weights, torch.ones_like(token_weights))
+    per_token = token_logps + torch.log(safe_weights)
+    return torch.where(keep, per_token, torch.zeros_like(per_token)).sum(dim=-1)

@@ -1,0 +1,6 @@
+"""LightningModules, one per objective family, sharing the policy/reference core."""
+
+from lightning_csr.modules.base import PolicyModule
+from lightning_csr.modules.preference import PreferenceModule
+
+__all__ = ["PolicyModule", "PreferenceModule"]

@@ -1,0 +1,118 @@
+"""`PolicyModule`: the LightningModule core shared by every method (policy, reference, optimisation)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightning as L
+import torch
+from lightning.pytorch.cli import OptimizerCallable
+
+from lightning_csr.backbones.base import Backbone, ImageTokenMismatchError
+from lightning_csr.backbones.policy import build_policy
+from lightning_csr.modules.logprobs import completion_logprobs
+from lightning_csr.modules.reference import Reference
+from lightning_csr.modules.schedules import SchedulerCallable, WarmupCosine
+
+
+def default_optimizer(params) -> torch.optim.Optimizer:
+    return torch.optim.AdamW(params, lr=5e-6, weight_decay=0.0)
+
+
+class PolicyModule(L.LightningModule):
+    """Holds the policy (backbone + LoRA/QLoRA), its reference, and the optimiser/scheduler factories.
+
+    The model is built in `configure_model()` (idempotent) so 4-bit loading happens on the right device.
+    Checkpoints hold only what training changes (adapters, unfrozen weights) plus the `ref` adapter.
+    """
+
+    def __init__(
+        self,
+        backbone: Backbone,
+        reference: str = "auto",
+        optimizer: OptimizerCallable = default_optimizer,
+        scheduler: SchedulerCallable = WarmupCosine,
+    ) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.reference = Reference(reference)
+        self.optimizer_factory = optimizer
+        self.scheduler_factory = scheduler
+        self.policy: torch.nn.Module | None = None
+        self.strict_loading = False
+
+    # ------------------------------------------------------------- model
+    def configure_model(self) -> None:
+        if self.policy is not None:
+            return
+        self.policy = build_policy(self.backbone)
+        self.reference.attach(self.policy)
+        self._register_reference()
+
+    def _register_reference(self) -> None:
+        """Keep a frozen reference copy as a submodule so Lightning moves it with the policy."""
+        if self.reference.mode == "copy":
+            self.reference_copy = self.reference.copy_model
+
+    def sync_reference(self) -> None:
+        """Make the reference equal to the current policy (iterative methods)."""
+        self.reference.sync(self.policy)
+        self._register_reference()
+
+    def setup(self, stage: str) -> None:
+        datamodule = getattr(self.trainer, "datamodule", None) if self._trainer else None
+        if datamodule is not None and hasattr(datamodule, "connect"):
+            datamodule.connect(self.backbone)
+
+    def forward_logps(self, model: torch.nn.Module, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+        """Summed completion log-probs, token counts and mean NLL per sequence, from raw logits."""
+        inputs = self.backbone.model_inputs(batch)
+        try:
+            logits = model(**inputs, use_cache=False).logits
+        except ValueError as err:
+            if "Image features and image tokens do not match" in str(err):
+                raise ImageTokenMismatchError(f"batch {batch.get('ids')}: {err}") from err
+            raise
+        logps, counts = completion_logprobs(logits, batch["input_ids"], batch["completion_mask"])
+        return {"logps": logps, "counts": counts, "nll": -logps / counts.clamp(min=1)}
+
+    @torch.no_grad()
+    def reference_logps(self, batch: dict[str, Any]) -> torch.Tensor:
+        """Summed completion log-probs under the reference model."""
+        with self.reference.model(self.policy) as ref:
+            return self.forward_logps(ref, batch)["logps"]
+
+    # ------------------------------------------------------- optimisation
+    def configure_optimizers(self):
+        params = [p for p in self.policy.parameters() if p.requires_grad]
+        if not params:
+            raise ValueError("no trainable parameters: check backbone.lora / train_projector")
+        optimizer = self.optimizer_factory(params)
+        total = self.total_training_steps()
+        scheduler = self.scheduler_factory(optimizer, total)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    def total_training_steps(self) -> int:
+        return max(int(self.trainer.estimated_stepping_batches), 1)
+
+    def check_finite(self, loss: torch.Tensor, batch: dict[str, Any]) -> None:
+        if not torch.isfinite(loss):
+            raise FloatingPointError(
+                f"non-finite loss {loss.item()} at global step {self.global_step}, batch ids {batch.get('ids')}"
+            )
+
+    # ---------------------------------------------------------- checkpoints
+    def checkpoint_keys(self) -> set[str]:
+        """State-dict keys a checkpoint keeps: trainable parameters and the frozen `ref` adapter."""
+        keys = set()
+        for name, param in self.named_parameters():
+            if param.requires_grad or ".ref." in name:
+                keys.add(name)
+        return keys
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        keep = self.checkpoint_keys()
+        checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if k in keep}
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        self.configure_model()

@@ -1,0 +1,87 @@
+"""`PreferenceModule`: DPO and its variants on (image, prompt, chosen, rejected) pairs."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import torch
+from lightning.pytorch.cli import OptimizerCallable
+
+from lightning_csr.backbones.base import Backbone
+from lightning_csr.losses.dpo import DPOLossConfig, preference_loss
+from lightning_csr.modules.base import PolicyModule, default_optimizer
+from lightning_csr.modules.reference_cache import ReferenceLogpCache
+from lightning_csr.modules.schedules import SchedulerCallable, WarmupCosine
+
+log = logging.getLogger(__name__)
+
+
+class PreferenceModule(PolicyModule):
+    """One concatenated forward of chosen and rejected (images repeated), completion-only log-probs.
+
+    Args:
+        backbone: the VLM adapter (YAML `class_path` picks the family).
+        loss: beta, loss types and weights (`[sigmoid, sft]` with `[1.0, 0.2]` is RPO-style).
+        reference: `auto`, `adapter_off`, `ref_adapter` or `copy` (see `Reference`).
+        cache_reference: compute reference log-probs once per dataset version and skip the reference
+            forward during training (stored beside the data, keyed by data content and reference weights).
+    """
+
+    def __init__(
+        self,
+        backbone: Backbone,
+        loss: DPOLossConfig | None = None,
+        reference: str = "auto",
+        cache_reference: bool = False,
+        optimizer: OptimizerCallable = default_optimizer,
+        scheduler: SchedulerCallable = WarmupCosine,
+    ) -> None:
+        super().__init__(backbone, reference, optimizer, scheduler)
+        self.loss_config = loss or DPOLossConfig()
+        self.cache_reference = cache_reference
+        self.reference_cache: ReferenceLogpCache | None = None
+
+    def preference_step(self, batch: dict[str, Any], stage: str) -> torch.Tensor:
+        """Loss and TRL-named metrics for one batch of pairs (shared by train and validation)."""
+        n = len(batch["ids"])
+        policy = self.forward_logps(self.policy, batch)
+        ref = self.cached_reference(batch) if stage == "train" else None
+        if ref is None:
+            ref = self.reference_logps(batch)
+        loss, metrics = preference_loss(
+            policy["logps"][:n],
+            policy["logps"][n:],
+            ref[:n],
+            ref[n:],
+            chosen_nll=policy["nll"][:n],
+            chosen_lengths=policy["counts"][:n],
+            rejected_lengths=policy["counts"][n:],
+            **self.loss_config.loss_kwargs(),
+        )
+        self.check_finite(loss, batch)
+        prefix = "" if stage == "train" else f"{stage}/"
+        self.log(f"{stage}/loss", loss, prog_bar=True, batch_size=n)
+        self.log_dict({prefix + k: v for k, v in metrics.items()}, batch_size=n)
+        return loss
+
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+        return self.preference_step(batch, "train")
+
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+        return self.preference_step(batch, "val")
+
+    # ------------------------------------------------ cached reference log-probs
+    def cached_reference(self, batch: dict[str, Any]) -> torch.Tensor | None:
+        if self.reference_cache is None:
+            return None
+        return self.reference_cache.lookup(batch["ids"], self.device)
+
+    def on_train_epoch_start(self) -> None:
+        if not self.cache_reference:
+            return
+        datamodule = self.trainer.datamodule
+        identity = self.reference.identity(self.policy, self.backbone.describe())
+        self.reference_cache = ReferenceLogpCache.for_data(datamodule.train_file, datamodule.train_digest, identity)
+        if not self.reference_cache.complete(datamodule.train_dataset().records):
+            self.reference_cache.compute(self, datamodule.reference_dataloader())

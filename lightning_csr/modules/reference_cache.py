@@ -1,0 +1,64 @@
+"""Reference log-probs computed once per dataset version and reference, stored beside the data."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import torch
+
+from lightning_csr.data.records import PreferenceRecord
+
+if TYPE_CHECKING:
+    from lightning_csr.modules.base import PolicyModule
+
+
+class ReferenceLogpCache:
+    """Maps record id -> (reference chosen log-prob, reference rejected log-prob)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.values: dict[str, tuple[float, float]] = {}
+        if path.is_file():
+            self.values = torch.load(path, weights_only=True)
+
+    @classmethod
+    def for_data(cls, data_file: str, data_digest: str, reference_identity: str) -> ReferenceLogpCache:
+        name = f"ref_logps-{data_digest[:16]}-{reference_identity[:16]}.pt"
+        return cls(Path(data_file).parent / name)
+
+    def complete(self, records: Iterable[PreferenceRecord]) -> bool:
+        return all(r.id in self.values for r in records)
+
+    @torch.no_grad()
+    def compute(self, module: PolicyModule, loader: Iterable[dict]) -> None:
+        """Run the reference over every pair once and save the results atomically."""
+        was_training = module.training
+        module.eval()
+        try:
+            for batch in loader:
+                batch = module.transfer_batch_to_device(batch, module.device, 0)
+                logps = module.reference_logps(batch).double().cpu().tolist()
+                n = len(batch["ids"])
+                for i, record_id in enumerate(batch["ids"]):
+                    self.values[record_id] = (logps[i], logps[n + i])
+        finally:
+            module.train(was_training)
+        self.save()
+
+    def save(self) -> None:
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, suffix=".tmp")
+        os.close(fd)
+        torch.save(self.values, tmp)
+        os.replace(tmp, self.path)
+
+    def lookup(self, ids: Sequence[str], device: torch.device) -> torch.Tensor | None:
+        """[chosen..., rejected...] for a batch, or None if any id is missing."""
+        if not all(i in self.values for i in ids):
+            return None
+        chosen = [self.values[i][0] for i in ids]
+        rejected = [self.values[i][1] for i in ids]
+        return torch.tensor(chosen + rejected, device=device)
