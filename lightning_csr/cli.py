@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 
 import lightning as L
 import torch
+import yaml
 from lightning.pytorch.cli import LightningCLI
 
 # subcommand -> "module:function(argv)"; imported lazily so `fit` does not pay for them
@@ -39,7 +42,28 @@ class CSRCli(LightningCLI):
 
 def _parser_kwargs() -> dict:
     common = {"parser_mode": "omegaconf"}
-    return {"default_config_files": [], **common, "fit": common, "validate": common, "test": common, "predict": common}
+    return {
+        "default_config_files": [],
+        **common,
+        "fit": common,
+        "validate": common,
+        "test": common,
+        "predict": common,
+    }
+
+
+def load_run(config_path: str | Path) -> CSRCli:
+    """Instantiate model, data and trainer from a run's saved `config.yaml` without running anything."""
+    config = yaml.safe_load(Path(config_path).read_text())
+    if not isinstance(config, dict):
+        raise ValueError(f"{config_path}: not a LightningCLI config")
+    config = {k: v for k, v in config.items() if k in ("seed_everything", "trainer", "model", "data")}
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as handle:
+        yaml.safe_dump(config, handle)
+    try:
+        return CSRCli(args=["--config", handle.name], run=False, save_config_callback=None)
+    finally:
+        Path(handle.name).unlink(missing_ok=True)
 
 
 def export_main(argv: Sequence[str]) -> None:
@@ -52,8 +76,7 @@ def export_main(argv: Sequence[str]) -> None:
     parser.add_argument("--out", required=True, help="output directory (adapter/ and merged/)")
     parser.add_argument("--no-merge", action="store_true", help="write the adapter only")
     args = parser.parse_args(argv)
-    cli = CSRCli(args=["--config", args.config], run=False, save_config_callback=None)
-    module = cli.model
+    module = load_run(args.config).model
     module.configure_model()
     if args.ckpt_path:
         state = torch.load(args.ckpt_path, map_location="cpu", weights_only=False)["state_dict"]

@@ -29,6 +29,7 @@ class Backbone:
         lora: LoRA settings; None trains the unfrozen weights directly.
         dtype: parameter dtype of the non-quantised weights.
         train_projector: also train the vision-language projector.
+        train_vision_tower: also train the vision tower (from-scratch tiny models; off for real VLMs).
         gradient_checkpointing: non-reentrant activation checkpointing of the language model.
         attn_implementation: passed to transformers (`sdpa`, `eager`, `flash_attention_2`).
     """
@@ -50,6 +51,7 @@ class Backbone:
         lora: LoraSettings | None = None,
         dtype: str = "float32",
         train_projector: bool = False,
+        train_vision_tower: bool = False,
         gradient_checkpointing: bool = False,
         attn_implementation: str | None = "sdpa",
         revision: str | None = None,
@@ -65,6 +67,7 @@ class Backbone:
         self.lora = lora
         self.dtype = dtype
         self.train_projector = train_projector
+        self.train_vision_tower = train_vision_tower
         self.gradient_checkpointing = gradient_checkpointing
         self.attn_implementation = attn_implementation
         self.revision = revision
@@ -117,7 +120,9 @@ class Backbone:
         try:
             return cls.from_pretrained(self.model_id, **kwargs)
         except OSError as err:
-            raise FileNotFoundError(f"{type(self).__name__}: could not load model {self.model_id!r}: {err}") from err
+            raise FileNotFoundError(
+                f"{type(self).__name__}: could not load model {self.model_id!r}: {err}"
+            ) from err
 
     def _build_config(self):
         from transformers import AutoConfig
@@ -137,13 +142,15 @@ class Backbone:
 
     def lora_target_regex(self) -> str:
         """Regex over module names: the language model's linear layers (peft full-matches it)."""
-        targets = self.lora.target_modules if self.lora and self.lora.target_modules else LANGUAGE_MODEL_LINEARS
+        targets = (
+            self.lora.target_modules if self.lora and self.lora.target_modules else LANGUAGE_MODEL_LINEARS
+        )
         return rf".*{self.language_model_pattern}.*\.({'|'.join(map(re.escape, targets))})"
 
     def is_frozen(self, name: str) -> bool:
         """Whether a parameter stays frozen during full fine-tuning (vision tower; projector unless trained)."""
         if any(p in name for p in self.vision_patterns):
-            return True
+            return not self.train_vision_tower
         return any(p in name for p in self.projector_patterns) and not self.train_projector
 
     # ------------------------------------------------------------- batches
@@ -205,7 +212,9 @@ class Backbone:
             r_ids = self.response_ids(response)
             if forbidden & set(r_ids[:-1]):
                 name = ids[i] if ids else f"#{i}"
-                raise ImageTokenMismatchError(f"sample {name}: the response contains the image or padding token")
+                raise ImageTokenMismatchError(
+                    f"sample {name}: the response contains the image or padding token"
+                )
             rows.append((prompt_ids[i][keep].tolist(), r_ids))
             for k, v in token_inputs.items():
                 extras[k].append(v[i][keep].tolist() + [self.token_level_inputs[k]] * len(r_ids))

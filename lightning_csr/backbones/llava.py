@@ -20,7 +20,9 @@ class LlavaBackbone(Backbone):
         if patch is None or pixels is None:
             return None
         height, width = pixels.shape[-2:]
-        per_image = (height // patch) * (width // patch) + getattr(processor, "num_additional_image_tokens", 0)
+        per_image = (height // patch) * (width // patch) + getattr(
+            processor, "num_additional_image_tokens", 0
+        )
         if getattr(processor, "vision_feature_select_strategy", "default") == "default":
             per_image -= 1
         return torch.full((batch["input_ids"].shape[0],), per_image, dtype=torch.long)

@@ -107,7 +107,9 @@ class PreferenceDataModule(L.LightningDataModule):
                 )
             self.dropped_too_long.append(record.id)
         if len(kept) < len(dataset):
-            log.warning("%s: dropped %d pairs longer than %d tokens", path, len(dataset) - len(kept), self.max_length)
+            log.warning(
+                "%s: dropped %d pairs longer than %d tokens", path, len(dataset) - len(kept), self.max_length
+            )
         return PreferenceDataset(kept, dataset.image_root)
 
     def train_dataset(self) -> PreferenceDataset:

@@ -82,6 +82,8 @@ class PreferenceModule(PolicyModule):
             return
         datamodule = self.trainer.datamodule
         identity = self.reference.identity(self.policy, self.backbone.describe())
-        self.reference_cache = ReferenceLogpCache.for_data(datamodule.train_file, datamodule.train_digest, identity)
+        self.reference_cache = ReferenceLogpCache.for_data(
+            datamodule.train_file, datamodule.train_digest, identity
+        )
         if not self.reference_cache.complete(datamodule.train_dataset().records):
             self.reference_cache.compute(self, datamodule.reference_dataloader())

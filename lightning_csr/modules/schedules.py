@@ -14,7 +14,9 @@ SchedulerCallable = Callable[[Optimizer, int], LRScheduler]
 class WarmupCosine(LambdaLR):
     """Linear warm-up over `warmup_ratio` of the steps, then cosine decay to `min_lr_ratio`."""
 
-    def __init__(self, optimizer: Optimizer, total_steps: int, warmup_ratio: float = 0.03, min_lr_ratio: float = 0.0):
+    def __init__(
+        self, optimizer: Optimizer, total_steps: int, warmup_ratio: float = 0.03, min_lr_ratio: float = 0.0
+    ):
         if not 0.0 <= warmup_ratio < 1.0:
             raise ValueError(f"warmup_ratio: must be in [0, 1), got {warmup_ratio}")
         total = max(int(total_steps), 1)

@@ -1,0 +1,49 @@
+"""`SFTModule`: supervised fine-tuning, mean negative log-likelihood over completion tokens."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from lightning.pytorch.cli import OptimizerCallable
+
+from lightning_csr.backbones.base import Backbone
+from lightning_csr.backbones.policy import build_policy
+from lightning_csr.modules.base import PolicyModule, default_optimizer
+from lightning_csr.modules.schedules import SchedulerCallable, WarmupCosine
+
+
+class SFTModule(PolicyModule):
+    """Token-level cross-entropy on responses (prompt and image tokens masked); no reference model.
+
+    Args:
+        backbone: the VLM adapter (built from a config for from-scratch models, or a checkpoint).
+        optimizer: optimiser factory over the trainable parameters.
+        scheduler: learning-rate schedule factory (gets the total step count).
+    """
+
+    def __init__(
+        self,
+        backbone: Backbone,
+        optimizer: OptimizerCallable = default_optimizer,
+        scheduler: SchedulerCallable = WarmupCosine,
+    ) -> None:
+        super().__init__(backbone, "auto", optimizer, scheduler)
+
+    def configure_model(self) -> None:
+        if self.policy is None:
+            self.policy = build_policy(self.backbone)
+
+    def sft_step(self, batch: dict[str, Any], stage: str) -> torch.Tensor:
+        """Mean NLL per completion token over the batch (shared by train and validation)."""
+        out = self.forward_logps(self.policy, batch)
+        loss = -out["logps"].sum() / out["counts"].sum().clamp(min=1)
+        self.check_finite(loss, batch)
+        self.log(f"{stage}/loss", loss, prog_bar=True, batch_size=len(batch["ids"]))
+        return loss
+
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+        return self.sft_step(batch, "train")
+
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+        return self.sft_step(batch, "val")

@@ -1,0 +1,50 @@
+"""Shared fixtures: tiny models and preference data built offline into temporary directories."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+torch.set_num_threads(min(2, torch.get_num_threads()))
+
+
+@pytest.fixture(scope="session")
+def tiny_llava_dir(tmp_path_factory) -> Path:
+    from tests.tiny_models import tiny_llava
+
+    return tiny_llava(tmp_path_factory.mktemp("tiny_llava"))
+
+
+def write_pairs(root: Path, n: int = 8, name: str = "pairs.jsonl") -> Path:
+    """Write `n` pairs with small coloured images under `root`; returns the pairs file."""
+    (root / "images").mkdir(parents=True, exist_ok=True)
+    lines = []
+    for i in range(n):
+        Image.new("RGB", (16, 16), (30 * i % 255, 40, 200 - 10 * i)).save(root / "images" / f"{i}.png")
+        lines.append(
+            json.dumps(
+                {
+                    "id": f"p{i}",
+                    "image": f"images/{i}.png",
+                    "prompt": "What is in the image?",
+                    "chosen": f"a red square {i}",
+                    "rejected": "a blue circle and a star",
+                }
+            )
+        )
+    path = root / name
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture
+def pairs_dir(tmp_path) -> Path:
+    write_pairs(tmp_path / "data")
+    return tmp_path / "data"

@@ -1,0 +1,74 @@
+"""The `lightning-csr` CLI: every shipped YAML instantiates; fit then export round-trips."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+
+from lightning_csr.cli import CSRCli, load_run, main
+
+CONFIGS = sorted(Path(__file__).resolve().parents[2].joinpath("configs").rglob("*.yaml"))
+CPU = ["--trainer.accelerator=cpu", "--trainer.precision=32-true", "--trainer.logger=false"]
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_every_config_instantiates(config, tmp_path):
+    cli = CSRCli(args=["--config", str(config), *CPU, f"--trainer.default_root_dir={tmp_path}"], run=False)
+    assert cli.model is not None and cli.trainer is not None
+    backbone = getattr(cli.model, "backbone", None)
+    if backbone is not None:
+        assert backbone.model_id or backbone.config
+
+
+def test_unknown_backbone_lists_known():
+    from lightning_csr.backbones import build_backbone
+
+    with pytest.raises(KeyError, match="known backbones: .*llava.*qwen2_vl"):
+        build_backbone("llava-9000")
+
+
+def test_fit_then_export_round_trip(tiny_llava_dir, pairs_dir, tmp_path):
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    config = Path(__file__).resolve().parents[2] / "configs/dpo/tiny_cpu.yaml"
+    run = tmp_path / "run"
+    main(
+        [
+            "fit",
+            "--config",
+            str(config),
+            f"--model.init_args.backbone.init_args.model_id={tiny_llava_dir}",
+            f"--data.init_args.data_dir={pairs_dir}",
+            f"--trainer.default_root_dir={run}",
+            "--trainer.max_steps=2",
+            "--trainer.enable_progress_bar=false",
+        ]
+    )
+    (saved,) = run.rglob("config.yaml")
+    (ckpt,) = run.rglob("*.ckpt")
+    out = tmp_path / "export"
+    main(["export", "--config", str(saved), "--ckpt_path", str(ckpt), "--out", str(out)])
+    assert (out / "adapter" / "adapter_config.json").is_file()
+
+    module = load_run(saved).model
+    module.configure_model()
+    module.load_state_dict(torch.load(ckpt, weights_only=False)["state_dict"], strict=False)
+    processor = AutoProcessor.from_pretrained(out / "merged")
+    inputs = processor(
+        images=[Image.new("RGB", (16, 16), (200, 10, 10))],
+        text=["USER: <image>\nhi ASSISTANT:"],
+        return_tensors="pt",
+    )
+    inputs = dict(inputs)
+    reloaded = AutoModelForImageTextToText.from_pretrained(out / "merged").eval()
+    module.policy.eval()
+    with torch.no_grad():
+        expected = module.policy(**inputs).logits
+        got = reloaded(**inputs).logits
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5)
+    base = AutoModelForImageTextToText.from_pretrained(tiny_llava_dir).eval()
+    with torch.no_grad():
+        assert not torch.allclose(base(**inputs).logits, expected), "training changed nothing"
