@@ -1,0 +1,6 @@
+"""Callbacks that drive iterative methods: pair regeneration, reference sync, evaluation."""
+
+from lightning_csr.callbacks.reference_sync import ReferenceSyncCallback
+from lightning_csr.callbacks.regeneration import PreferenceRegenerationCallback
+
+__all__ = ["PreferenceRegenerationCallback", "ReferenceSyncCallback"]

@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 
 import lightning as L
+import torch
 from torch.utils.data import DataLoader
 
 from lightning_csr.backbones.base import Backbone
@@ -28,6 +29,7 @@ class PreferenceDataModule(L.LightningDataModule):
         batch_size: pairs per batch (each pair is two sequences).
         max_length: longest allowed sequence in tokens, image tokens included; never truncated.
         on_too_long: `drop` (counted, logged) or `error`.
+        seed: the shuffle order is a function of (seed, epoch) only, so a resumed run sees the same order.
     """
 
     def __init__(
@@ -41,6 +43,7 @@ class PreferenceDataModule(L.LightningDataModule):
         max_length: int | None = None,
         on_too_long: str = "drop",
         shuffle: bool = True,
+        seed: int = 0,
     ) -> None:
         super().__init__()
         if on_too_long not in ("drop", "error"):
@@ -53,6 +56,7 @@ class PreferenceDataModule(L.LightningDataModule):
         self.max_length = max_length
         self.on_too_long = on_too_long
         self.shuffle = shuffle
+        self.seed = seed
         self.backbone: Backbone | None = None
         self.dropped_too_long: list[str] = []
         self._cache: dict[str, tuple[str, PreferenceDataset]] = {}
@@ -120,10 +124,12 @@ class PreferenceDataModule(L.LightningDataModule):
             raise RuntimeError("PreferenceDataModule.connect(backbone) must run before dataloaders are built")
         if len(dataset) == 0:
             raise ValueError("no preference pairs left to train on (all dropped or empty file)")
+        epoch = self.trainer.current_epoch if self.trainer is not None else 0
         return DataLoader(
             dataset,
             batch_size=self.batch_size,
             shuffle=shuffle,
+            generator=torch.Generator().manual_seed(self.seed + epoch) if shuffle else None,
             num_workers=self.num_workers,
             collate_fn=PreferenceCollator(self.backbone),
         )
