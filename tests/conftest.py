@@ -48,3 +48,22 @@ def write_pairs(root: Path, n: int = 8, name: str = "pairs.jsonl") -> Path:
 def pairs_dir(tmp_path) -> Path:
     write_pairs(tmp_path / "data")
     return tmp_path / "data"
+
+
+@pytest.fixture(scope="session")
+def tiny_clip_dir(tmp_path_factory) -> Path:
+    from tests.tiny_models import tiny_clip
+
+    return tiny_clip(tmp_path_factory.mktemp("tiny_clip"))
+
+
+def write_prompts(root: Path, n: int = 6) -> Path:
+    """Write `n` generation prompts with small images under `root`; returns the prompts file."""
+    (root / "images").mkdir(parents=True, exist_ok=True)
+    lines = []
+    for i in range(n):
+        Image.new("RGB", (16, 16), (40 * i % 255, 90, 30 * i % 255)).save(root / "images" / f"{i}.png")
+        lines.append(json.dumps({"id": f"q{i}", "image": f"images/{i}.png", "prompt": "Describe the image."}))
+    path = root / "prompts.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    return path

@@ -93,3 +93,38 @@ def tiny_llava(out_dir: Path, image_size: int = 16, patch_size: int = 8, seed: i
     model.save_pretrained(out_dir)
     processor.save_pretrained(out_dir)
     return out_dir
+
+
+def tiny_clip(out_dir: Path, image_size: int = 16, seed: int = 0) -> Path:
+    """Build, save and return the directory of a tiny random CLIPModel with its processor."""
+    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor
+
+    tok = char_tokenizer()
+    text = dict(
+        vocab_size=len(tok),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        max_position_embeddings=16,
+        pad_token_id=tok.pad_token_id,
+        bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id,
+    )
+    vision = dict(
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        image_size=image_size,
+        patch_size=8,
+    )
+    torch.manual_seed(seed)
+    model = CLIPModel(CLIPConfig(text_config=text, vision_config=vision, projection_dim=16))
+    image_processor = CLIPImageProcessor(
+        size={"shortest_edge": image_size}, crop_size={"height": image_size, "width": image_size}
+    )
+    out_dir = Path(out_dir)
+    model.save_pretrained(out_dir)
+    CLIPProcessor(image_processor=image_processor, tokenizer=tok).save_pretrained(out_dir)
+    return out_dir

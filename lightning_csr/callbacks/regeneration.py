@@ -56,6 +56,13 @@ class PreferenceRegenerationCallback(L.Callback):
         self.checkpoint_before_generation = checkpoint_before_generation
         self.prompts: list[PromptRecord] = []
         self.history: dict[int, dict[str, Any]] = {}
+        self.completed_epochs = 0  # restored from checkpoints (before on_fit_start, unlike the loop state)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"completed_epochs": self.completed_epochs}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.completed_epochs = int(state_dict["completed_epochs"])
 
     # ------------------------------------------------------------------ hooks
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
@@ -65,10 +72,11 @@ class PreferenceRegenerationCallback(L.Callback):
         pl_module.pairs_per_iteration = len(self.prompts)
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self.prepare_iteration(trainer, pl_module, trainer.current_epoch + 1)
+        self.prepare_iteration(trainer, pl_module, self.completed_epochs + 1)
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if trainer.current_epoch + 1 >= (trainer.max_epochs or 0) or trainer.should_stop:
+        self.completed_epochs = trainer.current_epoch + 1
+        if self.completed_epochs >= (trainer.max_epochs or 0) or trainer.should_stop:
             return
         for callback in trainer.callbacks:
             if isinstance(callback, ReferenceSyncCallback):
@@ -76,7 +84,7 @@ class PreferenceRegenerationCallback(L.Callback):
         if self.checkpoint_before_generation and trainer.checkpoint_callback is not None:
             dirpath = trainer.checkpoint_callback.dirpath or str(self.run_dir / "checkpoints")
             trainer.save_checkpoint(Path(dirpath) / "last.ckpt")
-        self.prepare_iteration(trainer, pl_module, trainer.current_epoch + 2)
+        self.prepare_iteration(trainer, pl_module, self.completed_epochs + 1)
         if getattr(pl_module, "reset_optimizer", False):
             trainer.strategy.setup_optimizers(trainer)
 
@@ -97,10 +105,16 @@ class PreferenceRegenerationCallback(L.Callback):
     def generate(self, pl_module: L.LightningModule, iteration: int, directory: Path) -> None:
         shards = directory / "shards"
         shards.mkdir(parents=True, exist_ok=True)
-        batches = [self.prompts[i : i + self.batch_size] for i in range(0, len(self.prompts), self.batch_size)]
+        batches = [
+            self.prompts[i : i + self.batch_size] for i in range(0, len(self.prompts), self.batch_size)
+        ]
         start = time.perf_counter()
-        columns = (TextColumn(f"CSR iteration {iteration}: generating pairs"), BarColumn(), MofNCompleteColumn(),
-                   TimeElapsedColumn())
+        columns = (
+            TextColumn(f"CSR iteration {iteration}: generating pairs"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+        )
         with Progress(*columns, transient=False) as progress:
             task = progress.add_task("generate", total=len(self.prompts))
             for index, batch in enumerate(batches):
@@ -115,7 +129,10 @@ class PreferenceRegenerationCallback(L.Callback):
         curation = pl_module.generate_pairs(
             images, [p.prompt for p in batch], [p.id for p in batch], [p.image for p in batch], iteration
         )
-        payload = {"records": [json.loads(r.to_json()) for r in curation.records], "dropped": curation.dropped}
+        payload = {
+            "records": [json.loads(r.to_json()) for r in curation.records],
+            "dropped": curation.dropped,
+        }
         atomic_write_text(shard, json.dumps(payload))
 
     def _merge(self, directory: Path, shards: Path, count: int, seconds: float) -> None:

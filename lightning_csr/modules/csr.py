@@ -83,7 +83,9 @@ class CSRModule(PreferenceModule):
         """Search, score and curate one preference pair per prompt with the current policy."""
         search = SearchConfig(**{**vars(self.search), "seed": self.search.seed + 1000 * iteration})
         scorer = self.image_scorer
-        trees = sentence_search(self.policy, self.backbone, images, prompts, search, scorer, self.reward, keys=ids)
+        trees = sentence_search(
+            self.policy, self.backbone, images, prompts, search, scorer, self.reward, keys=ids
+        )
         return curate_pairs(
             trees, self.backbone.tokenizer, images, image_refs, ids, self.reward, scorer, self.min_margin
         )
@@ -94,7 +96,9 @@ class CSRModule(PreferenceModule):
             return super().total_training_steps()
         trainer = self.trainer
         batch_size = trainer.datamodule.batch_size
-        per_epoch = math.ceil(math.ceil(self.pairs_per_iteration / batch_size) / trainer.accumulate_grad_batches)
+        per_epoch = math.ceil(
+            math.ceil(self.pairs_per_iteration / batch_size) / trainer.accumulate_grad_batches
+        )
         if trainer.max_steps and trainer.max_steps > 0:
             per_epoch = min(per_epoch, trainer.max_steps)
         epochs = 1 if self.reset_optimizer else max(trainer.max_epochs or 1, 1)

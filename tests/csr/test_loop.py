@@ -1,0 +1,136 @@
+"""The CSR loop: callback order, reference sync, kill-and-resume, a 2-iteration run end to end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import lightning as L
+import pytest
+import torch
+
+from lightning_csr.backbones import LlavaBackbone, LoraSettings
+from lightning_csr.callbacks import PreferenceRegenerationCallback, ReferenceSyncCallback
+from lightning_csr.data import PreferenceDataModule, read_records
+from lightning_csr.generation.config import SearchConfig
+from lightning_csr.modules.csr import CSRModule
+from lightning_csr.rewards.calibrated import RewardConfig
+from tests.conftest import write_prompts
+
+SEARCH = SearchConfig(num_candidates=3, max_sentence_tokens=6, max_sentences=2, max_new_tokens=12, seed=3)
+
+
+class Events(L.Callback):
+    """Records generation and training events in order."""
+
+    def __init__(self):
+        self.events = []
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        source = Path(trainer.datamodule.train_file).parent.name
+        self.events.append(("train", trainer.current_epoch, source))
+
+
+def make(tmp_path, tiny_llava_dir, tiny_clip_dir, run="run", max_epochs=2, extra=()):
+    prompts = tmp_path / "data" / "prompts.jsonl"
+    if not prompts.exists():
+        write_prompts(tmp_path / "data", n=6)
+    L.seed_everything(0)
+    backbone = LlavaBackbone(model_id=str(tiny_llava_dir), lora=LoraSettings(r=4, alpha=8))
+    module = CSRModule(
+        backbone,
+        search=SEARCH,
+        reward=RewardConfig(lam=0.9),
+        clip_model=str(tiny_clip_dir),
+        optimizer=lambda p: torch.optim.AdamW(p, lr=5e-3),
+    )
+    callbacks = [PreferenceRegenerationCallback(str(prompts), batch_size=2), ReferenceSyncCallback(), *extra]
+    trainer = L.Trainer(
+        accelerator="cpu",
+        max_epochs=max_epochs,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        reload_dataloaders_every_n_epochs=1,
+        default_root_dir=str(tmp_path / run),
+        callbacks=callbacks,
+    )
+    return module, PreferenceDataModule(batch_size=2), trainer
+
+
+@pytest.mark.slow
+def test_two_iterations_train_on_freshly_generated_pairs(
+    tmp_path, tiny_llava_dir, tiny_clip_dir, monkeypatch
+):
+    events = Events()
+    module, data, trainer = make(tmp_path, tiny_llava_dir, tiny_clip_dir, extra=[events])
+    original = CSRModule.generate_pairs
+
+    def recorded(self, images, prompts, ids, refs, iteration):
+        events.events.append(("generate", iteration, self.trainer.current_epoch))
+        return original(self, images, prompts, ids, refs, iteration)
+
+    monkeypatch.setattr(CSRModule, "generate_pairs", recorded)
+    trainer.fit(module, data)
+    kinds = [(e[0], e[1]) for e in events.events]
+    # iteration 1 is generated before any training, iteration 2 after epoch 0 and before epoch 1
+    first_train_1 = kinds.index(("train", 1))
+    assert kinds[0] == ("generate", 1)
+    assert max(i for i, k in enumerate(kinds) if k == ("generate", 2)) < first_train_1
+    assert min(i for i, k in enumerate(kinds) if k == ("generate", 2)) > max(
+        i for i, k in enumerate(kinds) if k == ("train", 0)
+    )
+    assert {e[2] for e in events.events if e[0] == "train" and e[1] == 0} == {"1"}
+    assert {e[2] for e in events.events if e[0] == "train" and e[1] == 1} == {"2"}
+    for iteration in (1, 2):
+        directory = tmp_path / "run" / "iterations" / str(iteration)
+        records = read_records(directory / "pairs.jsonl").records
+        stats = json.loads((directory / "stats.json").read_text())
+        assert stats["pairs"] == len(records) > 0
+        for record in records:
+            assert record.chosen != record.rejected
+            assert record.meta["chosen_sentences"] and "tree" in record.meta
+            assert record.meta["question"] == "Describe the image."
+
+
+@pytest.mark.slow
+def test_killed_during_generation_resumes_with_identical_pairs(
+    tmp_path, tiny_llava_dir, tiny_clip_dir, monkeypatch
+):
+    module, data, trainer = make(tmp_path, tiny_llava_dir, tiny_clip_dir, run="clean")
+    trainer.fit(module, data)
+
+    original = CSRModule.generate_pairs
+    calls = {"n": 0}
+
+    def dies_in_iteration_2(self, images, prompts, ids, refs, iteration):
+        if iteration == 2:
+            calls["n"] += 1
+            if calls["n"] == 2:  # the second shard of iteration 2
+                raise KeyboardInterrupt("killed")
+        return original(self, images, prompts, ids, refs, iteration)
+
+    monkeypatch.setattr(CSRModule, "generate_pairs", dies_in_iteration_2)
+    module, data, trainer = make(tmp_path, tiny_llava_dir, tiny_clip_dir, run="killed")
+    with pytest.raises((KeyboardInterrupt, SystemExit)):
+        trainer.fit(module, data)
+    shards = sorted((tmp_path / "killed/iterations/2/shards").glob("*.json"))
+    assert len(shards) == 1 and not (tmp_path / "killed/iterations/2/pairs.jsonl").exists()
+
+    resumed_calls = []
+    monkeypatch.setattr(
+        CSRModule,
+        "generate_pairs",
+        lambda self, images, prompts, ids, refs, it: (
+            resumed_calls.append((it, list(ids))) or original(self, images, prompts, ids, refs, it)
+        ),
+    )
+    module, data, trainer = make(tmp_path, tiny_llava_dir, tiny_clip_dir, run="killed")
+    ckpt = tmp_path / "killed" / "checkpoints" / "last.ckpt"
+    assert ckpt.is_file()
+    trainer.fit(module, data, ckpt_path=str(ckpt))
+    assert [it for it, _ in resumed_calls] == [2, 2], "finished shards must not be regenerated"
+    for iteration in (1, 2):
+        clean = (tmp_path / f"clean/iterations/{iteration}/pairs.jsonl").read_text()
+        resumed = (tmp_path / f"killed/iterations/{iteration}/pairs.jsonl").read_text()
+        assert resumed == clean
