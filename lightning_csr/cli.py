@@ -52,8 +52,8 @@ def _parser_kwargs() -> dict:
     }
 
 
-def load_run(config_path: str | Path) -> CSRCli:
-    """Instantiate model, data and trainer from a run's saved `config.yaml` without running anything."""
+def load_run(config_path: str | Path, overrides: Sequence[str] = ()) -> CSRCli:
+    """Instantiate model, data and trainer from a config (e.g. a run's `config.yaml`) without running anything."""
     config = yaml.safe_load(Path(config_path).read_text())
     if not isinstance(config, dict):
         raise ValueError(f"{config_path}: not a LightningCLI config")
@@ -61,7 +61,7 @@ def load_run(config_path: str | Path) -> CSRCli:
     with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as handle:
         yaml.safe_dump(config, handle)
     try:
-        return CSRCli(args=["--config", handle.name], run=False, save_config_callback=None)
+        return CSRCli(args=["--config", handle.name, *overrides], run=False, save_config_callback=None)
     finally:
         Path(handle.name).unlink(missing_ok=True)
 

@@ -2,5 +2,6 @@
 
 from lightning_csr.callbacks.reference_sync import ReferenceSyncCallback
 from lightning_csr.callbacks.regeneration import PreferenceRegenerationCallback
+from lightning_csr.callbacks.shapeworld_eval import ShapeWorldEvalCallback
 
-__all__ = ["PreferenceRegenerationCallback", "ReferenceSyncCallback"]
+__all__ = ["PreferenceRegenerationCallback", "ReferenceSyncCallback", "ShapeWorldEvalCallback"]
