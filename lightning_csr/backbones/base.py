@@ -41,6 +41,10 @@ class Backbone:
     projector_patterns: ClassVar[tuple[str, ...]] = ("multi_modal_projector",)
     # per-token side inputs and the value they take on response tokens
     token_level_inputs: ClassVar[dict[str, int]] = {}
+    # inputs consumed by the image encoder (replaced by precomputed `mm_encoder_outputs` when shared)
+    image_input_keys: ClassVar[tuple[str, ...]] = ("pixel_values", "image_sizes")
+    # whether `image_inputs` can slice a batch's images by row (enables encoding each image once per step)
+    shares_image_features: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -241,6 +245,14 @@ class Backbone:
         """The subset of a batch the model's forward takes."""
         skip = {"completion_mask", "ids", "ref_logps"}
         return {k: v for k, v in batch.items() if k not in skip and not k.startswith("meta_")}
+
+    def image_inputs(self, batch: dict[str, Any], rows: int) -> dict[str, Any]:
+        """Image-encoder inputs of the first `rows` samples (one image each)."""
+        return {k: batch[k][:rows] for k in self.image_input_keys if k in batch}
+
+    def image_features_reusable(self) -> bool:
+        """Image features are the same for policy and reference (frozen encoder and projector, LM-only LoRA)."""
+        return self.shares_image_features and not (self.train_projector or self.train_vision_tower)
 
     def check_image_tokens(self, batch: dict[str, torch.Tensor], ids: Sequence[str] | None = None) -> None:
         """Each row holds as many image tokens as its image produces features (cheap count check)."""

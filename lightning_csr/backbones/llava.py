@@ -12,6 +12,7 @@ class LlavaBackbone(Backbone):
 
     family = "llava"
     model_class_name = "LlavaForConditionalGeneration"
+    shares_image_features = True
 
     def expected_image_tokens(self, batch: dict[str, torch.Tensor]) -> torch.Tensor | None:
         processor = self.processor

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import lightning as L
@@ -64,9 +65,31 @@ class PolicyModule(L.LightningModule):
         if datamodule is not None and hasattr(datamodule, "connect"):
             datamodule.connect(self.backbone)
 
-    def forward_logps(self, model: torch.nn.Module, batch: dict[str, Any]) -> dict[str, torch.Tensor]:
+    def image_features(self, model: torch.nn.Module, batch: dict[str, Any]):
+        """Encoder outputs of each pair's image computed once and repeated for chosen and rejected (or None).
+
+        The concatenated batch holds every image twice; encoding it once halves the vision tower's work,
+        and the same features serve the reference when encoder and projector are frozen.
+        """
+        if not self.backbone.shares_image_features or "ids" not in batch:
+            return None
+        rows = len(batch["ids"])
+        if batch["input_ids"].shape[0] != 2 * rows:
+            return None
+        encoded = model.get_image_features(**self.backbone.image_inputs(batch, rows), return_dict=True)
+        features = list(encoded.pooler_output)
+        encoded.pooler_output = features + features
+        return encoded
+
+    def forward_logps(
+        self, model: torch.nn.Module, batch: dict[str, Any], image_features=None
+    ) -> dict[str, torch.Tensor]:
         """Summed completion log-probs, token counts and mean NLL per sequence, from raw logits."""
         inputs = self.backbone.model_inputs(batch)
+        if image_features is not None:
+            for key in self.backbone.image_input_keys:
+                inputs.pop(key, None)
+            inputs["mm_encoder_outputs"] = {"image": image_features}
         try:
             logits = model(**inputs, use_cache=False).logits
         except ValueError as err:
@@ -77,10 +100,15 @@ class PolicyModule(L.LightningModule):
         return {"logps": logps, "counts": counts, "nll": -logps / counts.clamp(min=1)}
 
     @torch.no_grad()
-    def reference_logps(self, batch: dict[str, Any]) -> torch.Tensor:
-        """Summed completion log-probs under the reference model."""
+    def reference_logps(self, batch: dict[str, Any], image_features=None) -> torch.Tensor:
+        """Summed completion log-probs under the reference model (optionally reusing the policy's features)."""
+        if image_features is not None and self.backbone.image_features_reusable():
+            image_features = copy.copy(image_features)
+            image_features.pooler_output = [f.detach() for f in image_features.pooler_output]
+        else:
+            image_features = None
         with self.reference.model(self.policy) as ref:
-            return self.forward_logps(ref, batch)["logps"]
+            return self.forward_logps(ref, batch, image_features)["logps"]
 
     # ------------------------------------------------------- optimisation
     def configure_optimizers(self):

@@ -45,10 +45,11 @@ class PreferenceModule(PolicyModule):
     def preference_step(self, batch: dict[str, Any], stage: str) -> torch.Tensor:
         """Loss and TRL-named metrics for one batch of pairs (shared by train and validation)."""
         n = len(batch["ids"])
-        policy = self.forward_logps(self.policy, batch)
+        features = self.image_features(self.policy, batch)
+        policy = self.forward_logps(self.policy, batch, features)
         ref = self.cached_reference(batch) if stage == "train" else None
         if ref is None:
-            ref = self.reference_logps(batch)
+            ref = self.reference_logps(batch, features)
         loss, metrics = preference_loss(
             policy["logps"][:n],
             policy["logps"][n:],

@@ -104,8 +104,8 @@ def test_nan_loss_names_step_and_batch(tiny_llava_dir, pairs_dir, monkeypatch):
     module, data = make(tiny_llava_dir, pairs_dir)
     original = PreferenceModule.forward_logps
 
-    def poisoned(self, model, batch):
-        out = original(self, model, batch)
+    def poisoned(self, model, batch, *args):
+        out = original(self, model, batch, *args)
         return {**out, "logps": out["logps"] * float("nan")}
 
     monkeypatch.setattr(PreferenceModule, "forward_logps", poisoned)
@@ -137,3 +137,16 @@ def test_checkpoint_holds_only_trained_weights(tiny_llava_dir, pairs_dir, tmp_pa
     state = torch.load(tmp_path / "c.ckpt", weights_only=False)["state_dict"]
     assert state and all("lora_" in k for k in state)
     assert any(".ref." in k for k in state) and any(".default." in k for k in state)
+
+
+def test_shared_image_features_match_the_plain_forward(tiny_llava_dir, pairs_dir):
+    module, data = make(tiny_llava_dir, pairs_dir)
+    module.configure_model()
+    batch = first_batch(module, data)
+    features = module.image_features(module.policy, batch)
+    assert features is not None and len(features.pooler_output) == batch["input_ids"].shape[0]
+    with torch.no_grad():
+        shared = module.forward_logps(module.policy, batch, features)["logps"]
+        plain = module.forward_logps(module.policy, batch)["logps"]
+    torch.testing.assert_close(shared, plain)
+    torch.testing.assert_close(module.reference_logps(batch, features), module.reference_logps(batch))
