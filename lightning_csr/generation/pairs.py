@@ -1,0 +1,114 @@
+"""Pair curation (CSR steps 2-3): score every complete answer of a tree, chosen = best, rejected = worst."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+from PIL import Image
+
+from lightning_csr.data.records import PreferenceRecord
+from lightning_csr.generation.search import ImageScorer, sentence_text
+from lightning_csr.generation.tree import SearchTree, SentenceNode
+from lightning_csr.rewards.calibrated import RewardConfig, SentenceScore, path_score, score_sentences
+
+DROP_REASONS = ("no_complete_answer", "identical", "zero_margin")
+
+
+@dataclass
+class Curation:
+    """Pairs kept, and the ids dropped per reason (`no_complete_answer`, `identical`, `zero_margin`)."""
+
+    records: list[PreferenceRecord]
+    dropped: dict[str, list[str]] = field(default_factory=lambda: {r: [] for r in DROP_REASONS})
+
+    def counts(self) -> dict[str, int]:
+        return {"kept": len(self.records)} | {reason: len(ids) for reason, ids in self.dropped.items()}
+
+
+def image_relevance(
+    tree: SearchTree,
+    tokenizer,
+    image_scorer: ImageScorer | None,
+    image: Image.Image | None = None,
+    image_embedding: torch.Tensor | None = None,
+) -> dict[int, float]:
+    """R_I of every sentence with text, keyed by node id: values set during the search are reused, the rest are
+    scored in one batch. Without a scorer every R_I is 0 (only meaningful with lam = 0)."""
+    nodes = [n for n in tree.nodes[1:] if n.has_content]
+    missing = [n for n in nodes if n.r_image is None]
+    if missing and image_scorer is not None:
+        if image_embedding is None:
+            image_embedding = image_scorer.embed_images([image])[0]
+        texts = [sentence_text(tokenizer, n) for n in missing]
+        for node, value in zip(missing, image_scorer.relevance(image_embedding, texts).tolist(), strict=True):
+            node.r_image = float(value)
+    return {n.id: (n.r_image if n.r_image is not None else 0.0) for n in nodes}
+
+
+def _sentences(path: list[SentenceNode], scores: dict[int, SentenceScore], tokenizer) -> list[dict[str, Any]]:
+    rows = []
+    for node in path:
+        row = {"text": sentence_text(tokenizer, node), "ids": node.token_ids, "logprob": node.logprob}
+        row["finish_reason"] = node.finish_reason
+        if node.id in scores:
+            row |= asdict(scores[node.id])
+        rows.append(row)
+    return rows
+
+
+def curate_pairs(
+    trees: Sequence[SearchTree],
+    tokenizer,
+    images: Sequence[Image.Image | None],
+    image_refs: Sequence[str],
+    ids: Sequence[str],
+    reward: RewardConfig,
+    image_scorer: ImageScorer | None = None,
+    min_margin: float = 0.0,
+) -> Curation:
+    """One preference pair per tree; `images` feed the scorer, `image_refs` go into the records unchanged."""
+    if image_scorer is None and reward.lam > 0:
+        raise ValueError(f"lam={reward.lam} needs an image_scorer for R_I")
+    curation = Curation(records=[])
+    for tree, image, image_ref, record_id in zip(trees, images, image_refs, ids, strict=True):
+        r_image = image_relevance(tree, tokenizer, image_scorer, image)
+        scores = score_sentences(tree.nodes, r_image, reward)
+        answers = []
+        for last in tree.complete_answers():
+            path = [n for n in last.path() if n.has_content]
+            text = tokenizer.decode(last.answer_ids(), skip_special_tokens=True).strip()
+            if path and text:  # an answer without text (only end-of-turn, whitespace) is not a candidate
+                answers.append((path_score([scores[n.id] for n in path], reward), last, text))
+        if not answers:
+            curation.dropped["no_complete_answer"].append(record_id)
+            continue
+        sign = 1.0 if reward.higher_is_better else -1.0
+        ranked = sorted(answers, key=lambda a: -sign * a[0])  # stable: ties keep creation order
+        best, worst = ranked[0], ranked[-1]
+        chosen_ids, rejected_ids = best[1].answer_ids(), worst[1].answer_ids()
+        chosen, rejected = best[2], worst[2]
+        margin = abs(best[0] - worst[0])
+        if chosen_ids == rejected_ids or chosen == rejected:
+            curation.dropped["identical"].append(record_id)
+            continue
+        if margin <= min_margin:
+            curation.dropped["zero_margin"].append(record_id)
+            continue
+        meta = {
+            "question": tree.prompt,
+            "reward": asdict(reward),
+            "chosen_ids": chosen_ids,
+            "rejected_ids": rejected_ids,
+            "chosen_score": best[0],
+            "rejected_score": worst[0],
+            "margin": margin,
+            "chosen_sentences": _sentences(best[1].path(), scores, tokenizer),
+            "rejected_sentences": _sentences(worst[1].path(), scores, tokenizer),
+            "answer_scores": [answer[0] for answer in answers],
+            "tree": tree.summary(),
+        }
+        curation.records.append(PreferenceRecord(record_id, image_ref, tree.prompt, chosen, rejected, meta))
+    return curation

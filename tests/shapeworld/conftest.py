@@ -1,0 +1,36 @@
+"""Shared ShapeWorld fixtures: a default world, a few scenes and a saved processor."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from transformers import AutoProcessor, LlavaProcessor
+
+from lightning_csr.data.shapeworld import Scene, WorldConfig, build_processor, generate_scenes, world_corpus
+
+
+@pytest.fixture(scope="session")
+def world() -> WorldConfig:
+    """The default world."""
+    return WorldConfig()
+
+
+@pytest.fixture(scope="session")
+def scenes(world: WorldConfig) -> list[Scene]:
+    """Fifty training scenes."""
+    return generate_scenes(world, 50, seed=0, split="train")
+
+
+@pytest.fixture(scope="session")
+def processor_dir(world: WorldConfig, scenes: list[Scene], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A processor saved once per session."""
+    out_dir = tmp_path_factory.mktemp("shapeworld_processor")
+    build_processor(world, world_corpus(world, scenes), out_dir)
+    return out_dir
+
+
+@pytest.fixture(scope="session")
+def processor(processor_dir: Path) -> LlavaProcessor:
+    """The saved processor, loaded back."""
+    return AutoProcessor.from_pretrained(str(processor_dir))
