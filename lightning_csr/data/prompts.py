@@ -1,4 +1,8 @@
-"""Prompt files for on-policy generation: JSONL lines `{id, image, prompt}` (image relative to a root)."""
+"""Prompt files for on-policy generation: JSONL lines `{id, image, prompt}` (image relative to a root).
+
+The released CSR prompt file (`CSR-Prompt-Dataset-12k.json`, a JSON list of `{id, image, input}` with an
+`<image>` tag in `input`) is read as it is.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from lightning_csr.data.records import RecordError
+from lightning_csr.data.records import RecordError, strip_image_tag
 
 
 @dataclass(frozen=True)
@@ -25,19 +29,17 @@ def read_prompts(path: str | Path, limit: int | None = None) -> list[PromptRecor
         raise FileNotFoundError(f"prompts file not found: {path}")
     prompts: list[PromptRecord] = []
     seen: set[str] = set()
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise RecordError(f"{path}:{lineno}: malformed JSON line ({err.msg})") from None
+    for where, obj in _objects(path):
+        if isinstance(obj, dict) and "prompt" not in obj and isinstance(obj.get("input"), str):
+            obj = {**obj, "prompt": strip_image_tag(obj["input"])}
+        if not isinstance(obj, dict):
+            raise RecordError(f"{where}: expected a JSON object")
         for key in ("id", "image", "prompt"):
             if not isinstance(obj.get(key), str | int) or not str(obj[key]).strip():
-                raise RecordError(f"{path}:{lineno}: missing or empty field {key!r}")
+                raise RecordError(f"{where}: missing or empty field {key!r}")
         record = PromptRecord(str(obj["id"]), str(obj["image"]), str(obj["prompt"]))
         if record.id in seen:
-            raise RecordError(f"{path}:{lineno}: duplicate id {record.id!r}")
+            raise RecordError(f"{where}: duplicate id {record.id!r}")
         seen.add(record.id)
         prompts.append(record)
         if limit is not None and len(prompts) >= limit:
@@ -45,3 +47,24 @@ def read_prompts(path: str | Path, limit: int | None = None) -> list[PromptRecor
     if not prompts:
         raise RecordError(f"{path}: no prompts")
     return prompts
+
+
+def _objects(path: Path):
+    """(location, object) pairs of a JSONL file, or of a JSON list."""
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as err:
+            raise RecordError(f"{path}:{err.lineno}: invalid JSON ({err.msg})") from None
+        if not isinstance(data, list):
+            raise RecordError(f"{path}: expected a JSON list of prompts")
+        yield from ((f"{path}: item {i}", obj) for i, obj in enumerate(data))
+        return
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            yield f"{path}:{lineno}", json.loads(line)
+        except json.JSONDecodeError as err:
+            raise RecordError(f"{path}:{lineno}: malformed JSON line ({err.msg})") from None

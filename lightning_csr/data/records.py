@@ -40,7 +40,8 @@ class ReadReport:
     dropped_identical: list[str] = field(default_factory=list)
 
 
-def _strip_image_tag(text: str) -> str:
+def strip_image_tag(text: str) -> str:
+    """The user question without LLaVA's `<image>` placeholder."""
     return text.replace("<image>\n", "").replace("\n<image>", "").replace("<image>", "").strip()
 
 
@@ -63,12 +64,12 @@ def parse_record(obj: dict[str, Any], where: str, index: int) -> PreferenceRecor
     try:
         if "conversations" in obj:  # LLaVA-style (CSR, POVID releases)
             conv, rejected_conv = obj["conversations"], obj["rejected_conversations"]
-            prompt = _strip_image_tag(next(t["value"] for t in conv if t["from"] == "human"))
+            prompt = strip_image_tag(next(t["value"] for t in conv if t["from"] == "human"))
             chosen = next(t["value"] for t in reversed(conv) if t["from"] == "gpt")
             rejected = next(t["value"] for t in reversed(rejected_conv) if t["from"] == "gpt")
             image = obj["image"]
         elif "images" in obj or isinstance(obj.get("prompt"), list):  # TRL preference format
-            prompt = _strip_image_tag(_last_turn(obj["prompt"]))
+            prompt = strip_image_tag(_last_turn(obj["prompt"]))
             chosen, rejected = _last_turn(obj["chosen"]), _last_turn(obj["rejected"])
             images = obj.get("images") or [obj.get("image")]
             image = images[0]

@@ -69,4 +69,6 @@ def test_paper_mode_mean_aggregate_is_length_neutral() -> None:
     short = [SentenceScore(r_text=0.5, r_image=20.0, reward=10.0)]
     long = short * 3
     assert path_score(long, RewardConfig(aggregate="sum")) == 30.0
-    assert path_score(long, RewardConfig(aggregate="mean")) == path_score(short, RewardConfig(aggregate="mean"))
+    assert path_score(long, RewardConfig(aggregate="mean")) == path_score(
+        short, RewardConfig(aggregate="mean")
+    )
