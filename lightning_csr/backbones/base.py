@@ -113,7 +113,8 @@ class Backbone:
             config = self._build_config()
             if self.quantization.bits is not None:
                 raise ValueError("quantization needs a saved checkpoint (`model_id`), not a bare `config`")
-            return cls._from_config(config, dtype=dtype, attn_implementation=self.attn_implementation)
+            build = cls.from_config if cls.__name__.startswith("Auto") else cls._from_config
+            return build(config, dtype=dtype, attn_implementation=self.attn_implementation)
         kwargs: dict[str, Any] = {"dtype": dtype, "revision": self.revision}
         if self.attn_implementation:
             kwargs["attn_implementation"] = self.attn_implementation
@@ -153,9 +154,11 @@ class Backbone:
 
     def is_frozen(self, name: str) -> bool:
         """Whether a parameter stays frozen during full fine-tuning (vision tower; projector unless trained)."""
+        if any(p in name for p in self.projector_patterns):  # first: some projectors sit inside the vision module
+            return not self.train_projector
         if any(p in name for p in self.vision_patterns):
             return not self.train_vision_tower
-        return any(p in name for p in self.projector_patterns) and not self.train_projector
+        return False
 
     # ------------------------------------------------------------- batches
     def prompt_messages(self, prompt: str) -> list[dict[str, Any]]:

@@ -45,6 +45,9 @@ def build_policy(backbone: Backbone, model: torch.nn.Module | None = None) -> to
         if backbone.lora is not None:
             model.enable_input_require_grads()
     disable_dropout(model)
+    # from_pretrained returns eval-mode modules and Lightning keeps submodule modes: without this the language
+    # model would train in eval mode, where transformers skips gradient checkpointing
+    model.train()
     return model
 
 
