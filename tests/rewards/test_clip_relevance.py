@@ -7,40 +7,11 @@ import torch
 from PIL import Image
 
 from lightning_csr.rewards.clip_relevance import ClipRelevance
-from tests.tiny_models import char_tokenizer
 
 
 @pytest.fixture(scope="module")
-def clip_dir(tmp_path_factory):
-    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor
-
-    tok = char_tokenizer()
-    text = dict(
-        vocab_size=len(tok),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        max_position_embeddings=16,
-        pad_token_id=tok.pad_token_id,
-        bos_token_id=tok.bos_token_id,
-        eos_token_id=tok.eos_token_id,
-    )
-    vision = dict(
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        image_size=16,
-        patch_size=8,
-    )
-    torch.manual_seed(0)
-    model = CLIPModel(CLIPConfig(text_config=text, vision_config=vision, projection_dim=16))
-    image_processor = CLIPImageProcessor(size={"shortest_edge": 16}, crop_size={"height": 16, "width": 16})
-    out = tmp_path_factory.mktemp("tiny_clip")
-    model.save_pretrained(out)
-    CLIPProcessor(image_processor=image_processor, tokenizer=tok).save_pretrained(out)
-    return str(out)
+def clip_dir(tiny_clip_dir):
+    return str(tiny_clip_dir)
 
 
 def test_relevance_is_clamped_100_cosine(clip_dir) -> None:
