@@ -31,6 +31,9 @@ class RewardConfig:
             (released code: cumulative R_T only; CLIP is computed afterwards).
         aggregate: paper mode only: an answer scores the `sum` of its sentence rewards (the paper) or their
             `mean` (length-neutral: a sum of non-negative R_I favours longer answers, hallucinated or not).
+        image_baseline: paper mode only: `none` (the paper) or `tree_mean`: R_I minus the mean R_I of all
+            sentences of the prompt's tree, so a sentence less relevant than its alternatives lowers a sum
+            instead of raising it (rewards coverage and penalises hallucination at once).
     """
 
     mode: Literal["paper", "code"] = "paper"
@@ -38,8 +41,11 @@ class RewardConfig:
     rt_mode: SentenceScoreMode = "prod"
     guide: Literal["calibrated", "lm"] = "calibrated"
     aggregate: Literal["sum", "mean"] = "sum"
+    image_baseline: Literal["none", "tree_mean"] = "none"
 
     def __post_init__(self) -> None:
+        if self.image_baseline not in ("none", "tree_mean"):
+            raise ValueError(f"image_baseline must be 'none' or 'tree_mean', got {self.image_baseline!r}")
         if self.aggregate not in ("sum", "mean"):
             raise ValueError(f"aggregate must be 'sum' or 'mean', got {self.aggregate!r}")
         if self.mode not in ("paper", "code"):
@@ -96,11 +102,13 @@ def score_sentences(
     """Scores of every sentence with text, keyed by node id; `r_image` maps node id to R_I."""
     scores: dict[int, SentenceScore] = {}
     siblings: dict[int, list] = defaultdict(list)
+    nodes = [node for node in nodes if node.parent is not None and node.has_content]
+    baseline = 0.0
+    if config.image_baseline == "tree_mean" and nodes:
+        baseline = sum(float(r_image[node.id]) for node in nodes) / len(nodes)
     for node in nodes:
-        if node.parent is None or not node.has_content:
-            continue
         r_text = sentence_logprob(node.token_logps, config.rt_mode)
-        r_img = float(r_image[node.id])
+        r_img = float(r_image[node.id]) - baseline
         scores[node.id] = SentenceScore(r_text, r_img, calibrated_reward(r_img, r_text, config.lam))
         siblings[node.parent.id].append(node.id)
     if config.mode == "code":

@@ -72,3 +72,18 @@ def test_paper_mode_mean_aggregate_is_length_neutral() -> None:
     assert path_score(long, RewardConfig(aggregate="mean")) == path_score(
         short, RewardConfig(aggregate="mean")
     )
+
+
+def test_tree_mean_baseline_centres_image_relevance() -> None:
+    from types import SimpleNamespace
+
+    from lightning_csr.rewards.calibrated import RewardConfig, score_sentences
+
+    root = SimpleNamespace(id=0, parent=None, has_content=False, token_logps=[])
+    nodes = [root] + [
+        SimpleNamespace(id=i, parent=root, has_content=True, token_logps=[-1.0]) for i in (1, 2, 3)
+    ]
+    r_image = {1: 10.0, 2: 20.0, 3: 30.0}
+    scores = score_sentences(nodes, r_image, RewardConfig(lam=1.0, image_baseline="tree_mean"))
+    assert [scores[i].r_image for i in (1, 2, 3)] == [-10.0, 0.0, 10.0]
+    assert [scores[i].reward for i in (1, 2, 3)] == [-10.0, 0.0, 10.0]
