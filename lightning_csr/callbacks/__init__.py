@@ -1,7 +1,13 @@
 """Callbacks that drive iterative methods: pair regeneration, reference sync, evaluation."""
 
+from lightning_csr.callbacks.evaluation import EvaluationCallback
 from lightning_csr.callbacks.reference_sync import ReferenceSyncCallback
 from lightning_csr.callbacks.regeneration import PreferenceRegenerationCallback
 from lightning_csr.callbacks.shapeworld_eval import ShapeWorldEvalCallback
 
-__all__ = ["PreferenceRegenerationCallback", "ReferenceSyncCallback", "ShapeWorldEvalCallback"]
+__all__ = [
+    "EvaluationCallback",
+    "PreferenceRegenerationCallback",
+    "ReferenceSyncCallback",
+    "ShapeWorldEvalCallback",
+]

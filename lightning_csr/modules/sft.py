@@ -18,6 +18,8 @@ class SFTModule(PolicyModule):
 
     Args:
         backbone: the VLM adapter (built from a config for from-scratch models, or a checkpoint).
+        vision_init: a saved `CLIPModel` directory whose vision transformer initialises the policy's vision
+            tower (as LLaVA starts from a pretrained CLIP); the configs must match.
         optimizer: optimiser factory over the trainable parameters.
         scheduler: learning-rate schedule factory (gets the total step count).
     """
@@ -25,14 +27,18 @@ class SFTModule(PolicyModule):
     def __init__(
         self,
         backbone: Backbone,
+        vision_init: str | None = None,
         optimizer: OptimizerCallable = default_optimizer,
         scheduler: SchedulerCallable = WarmupCosine,
     ) -> None:
         super().__init__(backbone, "auto", optimizer, scheduler)
+        self.vision_init = vision_init
 
     def configure_model(self) -> None:
         if self.policy is None:
             self.policy = build_policy(self.backbone)
+            if self.vision_init is not None:
+                load_clip_vision(self.policy, self.vision_init)
 
     def sft_step(self, batch: dict[str, Any], stage: str) -> torch.Tensor:
         """Mean NLL per completion token over the batch (shared by train and validation)."""
@@ -47,3 +53,18 @@ class SFTModule(PolicyModule):
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
         return self.sft_step(batch, "val")
+
+
+def load_clip_vision(model: torch.nn.Module, clip_dir: str) -> None:
+    """Copy a saved CLIPModel's vision transformer into the model's CLIP vision tower (shapes must match)."""
+    from transformers import CLIPModel
+
+    towers = [m for name, m in model.named_modules() if name.endswith("vision_tower")]
+    if not towers:
+        raise ValueError("vision_init: the model has no `vision_tower` to initialise")
+    target = getattr(towers[0], "vision_model", towers[0])
+    source = CLIPModel.from_pretrained(clip_dir).vision_model.state_dict()
+    try:
+        target.load_state_dict(source)
+    except RuntimeError as err:
+        raise ValueError(f"vision_init: {clip_dir} does not match the vision tower config: {err}") from err

@@ -1,0 +1,84 @@
+"""`EvaluationCallback`: any benchmark of `lightning-csr evaluate` during training, on a subset, every n epochs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+
+from lightning_csr.data.records import atomic_write_text
+from lightning_csr.evaluation.benchmarks import BenchmarkOptions
+
+
+class EvaluationCallback(L.Callback):
+    """Evaluates the policy at fit start (iteration 0) and after every `every_n_epochs` epochs (iteration = epochs done).
+
+    Writes `<run_dir>/iterations/<k>/eval_<benchmark>.json` (metrics and details; read back by the runner's
+    report) with the answers in `answers_<benchmark>.jsonl` beside it, so an interrupted evaluation resumes.
+    Logs `eval/<benchmark>/<metric>` for every numeric metric. Runs on global rank 0 only.
+
+    Args:
+        options: the benchmark and its files, as for `lightning-csr evaluate`; set `num_items` for a subset.
+        every_n_epochs: evaluate after every n-th epoch (and after the last one).
+        evaluate_at_start: also evaluate the starting policy at fit start (iteration 0).
+        run_dir: where iterations are written (default: the trainer's `default_root_dir`).
+    """
+
+    def __init__(
+        self,
+        options: BenchmarkOptions,
+        every_n_epochs: int = 1,
+        evaluate_at_start: bool = True,
+        run_dir: str | None = None,
+    ) -> None:
+        if every_n_epochs < 1:
+            raise ValueError(f"every_n_epochs must be >= 1, got {every_n_epochs}")
+        self.options = options
+        self.every_n_epochs = every_n_epochs
+        self.evaluate_at_start = evaluate_at_start
+        self.run_dir = Path(run_dir) if run_dir else None
+        self.results: dict[int, dict[str, Any]] = {}
+
+    @property
+    def name(self) -> str:
+        return self.options.benchmark
+
+    def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        if self.run_dir is None:
+            self.run_dir = Path(trainer.default_root_dir)
+
+    def evaluate(self, pl_module: L.LightningModule, iteration: int) -> dict[str, Any]:
+        """Metrics of the current policy at `iteration` (read back when that iteration was already evaluated)."""
+        from lightning_csr.evaluation.answers_store import AnswerStore
+        from lightning_csr.evaluation.benchmarks import run_benchmark
+        from lightning_csr.evaluation.cached_generation import CachedGenerator
+
+        directory = self.run_dir / "iterations" / str(iteration)
+        path = directory / f"eval_{self.name}.json"
+        if path.is_file():
+            return json.loads(path.read_text())["metrics"]
+        store = AnswerStore(directory / f"answers_{self.name}.jsonl")
+        generate = CachedGenerator(pl_module.policy, pl_module.backbone, store, self.options.batch_size)
+        result = run_benchmark(self.options, generate)
+        atomic_write_text(path, json.dumps({"iteration": iteration, **result}, indent=1, default=str))
+        self.results[iteration] = result["metrics"]
+        return result["metrics"]
+
+    def _log(self, pl_module: L.LightningModule, metrics: dict[str, Any]) -> None:
+        numbers = {
+            f"eval/{self.name}/{k}": float(v) for k, v in metrics.items() if isinstance(v, int | float)
+        }
+        if numbers and pl_module._trainer is not None and pl_module.trainer.training:
+            pl_module.log_dict(numbers, rank_zero_only=True)
+
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.evaluate_at_start and trainer.is_global_zero:
+            self.evaluate(pl_module, 0)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        done = trainer.current_epoch + 1
+        last = trainer.max_epochs is not None and done >= trainer.max_epochs
+        if (done % self.every_n_epochs == 0 or last) and trainer.is_global_zero:
+            self._log(pl_module, self.evaluate(pl_module, done))

@@ -1,0 +1,164 @@
+"""SFT: records, the DataModule, the module's loss going down, and configs/shapeworld/sft.yaml."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightning as L
+import pytest
+import torch
+import yaml
+
+from lightning_csr.backbones import LlavaBackbone
+from lightning_csr.data.records import RecordError
+from lightning_csr.data.sft import SFTCollator, SFTDataModule, SFTRecord, read_sft_records, write_sft_records
+from lightning_csr.data.shapeworld import Scene, WorldConfig, processor_spec, render_scene
+from lightning_csr.data.shapeworld.clip import CLIPSize
+from lightning_csr.data.shapeworld.sft_data import image_path, sft_records
+from lightning_csr.data.shapeworld.vlm import VLMSize, base_vlm_config
+from lightning_csr.modules.sft import SFTModule
+
+ROOT = Path(__file__).resolve().parents[2]
+TINY = VLMSize(text_hidden=64, text_intermediate=128, text_layers=1, text_heads=2)
+TINY_VISION = CLIPSize(
+    patch_size=8, vision_hidden=32, vision_intermediate=64, vision_layers=1, heads=2, projection_dim=32
+)
+
+
+@pytest.fixture(scope="module")
+def sft_root(tmp_path_factory: pytest.TempPathFactory, world: WorldConfig, scenes: list[Scene]) -> Path:
+    """A data root with 4 scenes' images and their SFT files."""
+    root = tmp_path_factory.mktemp("sft")
+    (root / "images" / "train").mkdir(parents=True)
+    for scene in scenes[:4]:
+        render_scene(scene, world).save(root / image_path("train", scene.id))
+    records = sft_records(scenes[:4], world, "train")
+    write_sft_records(root / "sft" / "train.jsonl", records)
+    write_sft_records(root / "sft" / "val.jsonl", records[:3])
+    return root
+
+
+def test_sft_records_roundtrip_and_errors(tmp_path: Path, sft_root: Path) -> None:
+    records = read_sft_records(sft_root / "sft" / "train.jsonl")
+    kinds = {r.id.split("-")[2] for r in records}
+    assert kinds == {"describe", "exists", "attribute"}
+    assert any(r.response.startswith("Yes,") for r in records) and any(
+        r.response.startswith("No,") for r in records
+    )
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "a", "image": "x.png", "prompt": "q"}\n')
+    with pytest.raises(RecordError, match="bad.jsonl:1.*response"):
+        read_sft_records(bad)
+    write_sft_records(bad, [SFTRecord("a", "x.png", "q", "r"), SFTRecord("a", "x.png", "q", "r")])
+    with pytest.raises(RecordError, match="duplicate id"):
+        read_sft_records(bad)
+
+
+def _module(processor_dir: Path, lr: float) -> SFTModule:
+    spec = processor_spec(LlavaBackbone(model_id=str(processor_dir)).processor)
+    backbone = LlavaBackbone(
+        config=base_vlm_config(spec, TINY, TINY_VISION),
+        processor_id=str(processor_dir),
+        train_vision_tower=True,
+        train_projector=True,
+    )
+    from lightning_csr.modules.schedules import Constant
+
+    return SFTModule(backbone, optimizer=lambda p: torch.optim.AdamW(p, lr=lr), scheduler=Constant)
+
+
+def test_sft_loss_decreases_and_only_completion_counts(processor_dir: Path, sft_root: Path) -> None:
+    L.seed_everything(0, verbose=False)
+    module = _module(processor_dir, lr=1e-2)
+    data = SFTDataModule(str(sft_root / "sft" / "train.jsonl"), batch_size=4, shuffle=False)
+    data.connect(module.backbone)
+    dataset = data.dataset(data.train_file)
+    batch = SFTCollator(module.backbone)([dataset[i] for i in range(4)])
+    assert batch["completion_mask"].sum() < batch["attention_mask"].sum()
+    module.configure_model()
+    assert all(p.requires_grad for p in module.policy.parameters())
+
+    def loss() -> float:
+        with torch.no_grad():
+            out = module.forward_logps(module.policy, batch)
+        return float(-out["logps"].sum() / out["counts"].sum())
+
+    before = loss()
+    dataset.records = dataset.records[:4]  # one batch, the same every step
+    trainer = L.Trainer(
+        max_steps=12,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        accelerator="cpu",
+    )
+    trainer.fit(module, datamodule=data)
+    assert "train/loss" in trainer.callback_metrics
+    assert loss() < before * 0.7
+
+
+def test_vision_init_copies_the_clip_vision_tower(
+    processor_dir: Path, world: WorldConfig, tmp_path: Path
+) -> None:
+    from transformers import AutoProcessor, CLIPModel
+
+    from lightning_csr.data.shapeworld.clip import build_clip_processor, clip_config
+
+    clip_processor = build_clip_processor(
+        AutoProcessor.from_pretrained(str(processor_dir)).tokenizer, world, tmp_path
+    )
+    clip = CLIPModel(clip_config(clip_processor, world, TINY_VISION))
+    clip.save_pretrained(str(tmp_path))
+    module = _module(processor_dir, lr=1e-3)
+    module.vision_init = str(tmp_path)
+    module.configure_model()
+    tower = module.policy.model.vision_tower.state_dict()
+    assert all(torch.equal(tower[k], v) for k, v in clip.vision_model.state_dict().items())
+    wrong = _module(processor_dir, lr=1e-3)
+    wrong.backbone.config = {
+        **wrong.backbone.config,
+        "vision_config": {**wrong.backbone.config["vision_config"], "hidden_size": 64},
+    }
+    wrong.vision_init = str(tmp_path)
+    with pytest.raises(ValueError, match="does not match"):
+        wrong.configure_model()
+
+
+@pytest.fixture(scope="module")
+def full_processor_dir(
+    world: WorldConfig, scenes: list[Scene], tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """A processor whose patch size is the default CLIP's (what sft.yaml expects)."""
+    from lightning_csr.data.shapeworld import build_processor, world_corpus
+
+    out = tmp_path_factory.mktemp("full_processor")
+    build_processor(world, world_corpus(world, scenes), out, patch_size=CLIPSize().patch_size)
+    return out
+
+
+def test_sft_yaml_matches_code_and_runs(full_processor_dir: Path, sft_root: Path, tmp_path: Path) -> None:
+    from lightning_csr.cli import main
+
+    config = yaml.safe_load((ROOT / "configs" / "shapeworld" / "sft.yaml").read_text())
+    module_args = config["model"]["init_args"]
+    backbone = module_args["backbone"]["init_args"]
+    spec = processor_spec(LlavaBackbone(model_id=str(full_processor_dir)).processor)
+    assert backbone["config"] == base_vlm_config(spec, VLMSize(), CLIPSize())
+    assert backbone["lora"] is None and backbone["train_vision_tower"] and backbone["train_projector"]
+    assert module_args["vision_init"] == "data/shapeworld/clip"
+    main(
+        [
+            "fit",
+            "--config",
+            str(ROOT / "configs" / "shapeworld" / "sft.yaml"),
+            f"--model.init_args.backbone.init_args.processor_id={full_processor_dir}",
+            "--model.init_args.vision_init=null",
+            f"--data.init_args.train_file={sft_root / 'sft' / 'train.jsonl'}",
+            f"--data.init_args.val_file={sft_root / 'sft' / 'val.jsonl'}",
+            f"--data.init_args.image_root={sft_root}",
+            "--data.init_args.batch_size=2",
+            "--trainer.fast_dev_run=1",
+            f"--trainer.default_root_dir={tmp_path}",
+        ]
+    )
