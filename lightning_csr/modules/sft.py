@@ -56,14 +56,17 @@ class SFTModule(PolicyModule):
 
 
 def load_clip_vision(model: torch.nn.Module, clip_dir: str) -> None:
-    """Copy a saved CLIPModel's vision transformer into the model's CLIP vision tower (shapes must match)."""
-    from transformers import CLIPModel
+    """Copy a saved CLIPModel's (or CLIPVisionModel's) vision transformer into the model's vision tower."""
+    from transformers import AutoConfig, CLIPModel, CLIPVisionModel
 
     towers = [m for name, m in model.named_modules() if name.endswith("vision_tower")]
     if not towers:
         raise ValueError("vision_init: the model has no `vision_tower` to initialise")
     target = getattr(towers[0], "vision_model", towers[0])
-    source = CLIPModel.from_pretrained(clip_dir).vision_model.state_dict()
+    if AutoConfig.from_pretrained(clip_dir).model_type == "clip_vision_model":
+        source = CLIPVisionModel.from_pretrained(clip_dir).state_dict()
+    else:
+        source = CLIPModel.from_pretrained(clip_dir).vision_model.state_dict()
     try:
         target.load_state_dict(source)
     except RuntimeError as err:

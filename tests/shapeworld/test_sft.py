@@ -145,8 +145,8 @@ def test_sft_yaml_matches_code_and_runs(full_processor_dir: Path, sft_root: Path
     backbone = module_args["backbone"]["init_args"]
     spec = processor_spec(LlavaBackbone(model_id=str(full_processor_dir)).processor)
     assert backbone["config"] == base_vlm_config(spec, VLMSize(), CLIPSize())
-    assert backbone["lora"] is None and backbone["train_vision_tower"] and backbone["train_projector"]
-    assert module_args["vision_init"] == "data/shapeworld/clip"
+    assert backbone["lora"] is None and not backbone["train_vision_tower"] and backbone["train_projector"]
+    assert module_args["vision_init"] == "data/shapeworld/vision"
     main(
         [
             "fit",

@@ -94,11 +94,33 @@ class Builder:
             temp / "base_model",
             self.settings.sft,
             [callback],
-            vision_init=self.out / "clip",
+            vision_init=self.out / "vision",
         )
 
+    def vision(self, temp: Path) -> dict[str, Any]:
+        from transformers import AutoProcessor, CLIPVisionConfig
+
+        from lightning_csr.data.shapeworld.vision_pretrain import pretrain_vision
+
+        size = self.settings.clip_model
+        config = CLIPVisionConfig(
+            hidden_size=size.vision_hidden,
+            intermediate_size=size.vision_intermediate,
+            num_hidden_layers=size.vision_layers,
+            num_attention_heads=size.heads,
+            image_size=self.world.image_size,
+            patch_size=size.patch_size,
+        )
+        train = read_scenes(self.out, "train")[: self.settings.n_sft_scenes]
+        image_processor = AutoProcessor.from_pretrained(str(self.out / "processor")).image_processor
+        pixels = image_processor(load_images(self.out, "train", train), return_tensors="pt")["pixel_values"]
+        task = self.progress.add("vision tower: dense patch steps", self.settings.vision.max_steps)
+        model, info = pretrain_vision(config, pixels, train, self.world, self.settings.vision, task)
+        model.save_pretrained(str(temp / "vision"))
+        return info
+
     def clip(self, temp: Path) -> dict[str, Any]:
-        from transformers import AutoProcessor, CLIPModel
+        from transformers import AutoProcessor, CLIPModel, CLIPVisionModel
 
         from lightning_csr.data.shapeworld.clip import (
             build_clip_processor,
@@ -111,6 +133,9 @@ class Builder:
         tokenizer = AutoProcessor.from_pretrained(str(self.out / "processor")).tokenizer
         processor = build_clip_processor(tokenizer, self.world, temp / "clip")
         model = CLIPModel(clip_config(processor, self.world, self.settings.clip_model))
+        model.vision_model.load_state_dict(
+            CLIPVisionModel.from_pretrained(str(self.out / "vision")).state_dict()
+        )
         train = read_scenes(self.out, "train")[: self.settings.n_sft_scenes]
         task = self.progress.add("CLIP: contrastive steps", self.settings.clip.max_steps)
         info = train_clip(
@@ -195,8 +220,10 @@ def prepare(
     after_scenes = stamps["scenes"]["hash"]
     run("sft", [after_scenes], ["sft", "prompts"], build.sft)
     run("processor", [after_scenes, s["clip_model"]["patch_size"]], ["processor"], build.processor)
-    run("clip", [stamps["processor"]["hash"], s["clip_model"], s["clip"]], ["clip"], build.clip)
-    base_inputs = [stamps[k]["hash"] for k in ("sft", "processor", "clip")] + [s["vlm"], s["sft"]]
+    run("vision", [stamps["processor"]["hash"], s["clip_model"], s["vision"]], ["vision"], build.vision)
+    clip_inputs = [stamps["processor"]["hash"], stamps["vision"]["hash"], s["clip_model"], s["clip"]]
+    run("clip", clip_inputs, ["clip"], build.clip)
+    base_inputs = [stamps[k]["hash"] for k in ("sft", "processor", "vision")] + [s["vlm"], s["sft"]]
     run("base_model", base_inputs, ["base_model"], build.base_model)
     eval_inputs = [after_scenes, s["eval_batch_size"], s["max_new_tokens"]]
     run(

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from lightning_csr.data.shapeworld.clip import CLIPSettings, CLIPSize
+from lightning_csr.data.shapeworld.vision_pretrain import VisionPretrainSettings
 from lightning_csr.data.shapeworld.vlm import SFTSettings, VLMSize
 
 
@@ -26,6 +27,7 @@ class PrepareSettings:
     sft: SFTSettings = field(default_factory=SFTSettings)
     clip_model: CLIPSize = field(default_factory=CLIPSize)
     clip: CLIPSettings = field(default_factory=CLIPSettings)
+    vision: VisionPretrainSettings = field(default_factory=VisionPretrainSettings)
     eval_batch_size: int = 64
     max_new_tokens: int = 64
 
@@ -59,6 +61,7 @@ def tiny_settings() -> PrepareSettings:
             projection_dim=32,
         ),
         clip=CLIPSettings(max_steps=3, batch_size=8),
+        vision=VisionPretrainSettings(max_steps=3, batch_size=8, held_out=4),
         eval_batch_size=16,
         max_new_tokens=8,
     )

@@ -38,7 +38,7 @@ class VLMSize:
 class SFTSettings:
     """How long and how hard the base VLM is trained."""
 
-    max_steps: int = 400
+    max_steps: int = 1000
     batch_size: int = 32
     lr: float = 3e-3
     weight_decay: float = 0.01
@@ -102,8 +102,8 @@ def train_base_vlm(
     callbacks: list | None = None,
     vision_init: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Train the base VLM by SFT on `<data_root>/sft/train.jsonl` (vision tower from the CLIP in
-    `vision_init`, when given) and save model + processor to `out_dir`."""
+    """Train the base VLM by SFT on `<data_root>/sft/train.jsonl` (frozen vision tower from `vision_init`, a
+    CLIP or CLIP-vision directory, when given) and save model + processor to `out_dir`."""
     from lightning_csr.backbones import LlavaBackbone
     from lightning_csr.data.sft import SFTDataModule
     from lightning_csr.modules.schedules import WarmupCosine
@@ -111,8 +111,12 @@ def train_base_vlm(
 
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
     L.seed_everything(settings.seed, verbose=False)
+    # a pretrained vision tower stays frozen (as in LLaVA); a from-scratch one has to learn with the rest
     backbone = LlavaBackbone(
-        config=config, processor_id=str(processor_dir), train_vision_tower=True, train_projector=True
+        config=config,
+        processor_id=str(processor_dir),
+        train_vision_tower=vision_init is None,
+        train_projector=True,
     )
     module = SFTModule(
         backbone,
