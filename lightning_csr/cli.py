@@ -19,6 +19,8 @@ SUBCOMMANDS = {
     "export": "lightning_csr.cli:export_main",
     "shapeworld": "lightning_csr.data.shapeworld.cli:main",
     "evaluate": "lightning_csr.evaluation.runner:main",
+    "povid": "lightning_csr.povid_cli:main",
+    "compare": "lightning_csr.method_comparison:main",
 }
 
 

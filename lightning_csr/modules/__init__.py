@@ -2,6 +2,8 @@
 
 from lightning_csr.modules.base import PolicyModule
 from lightning_csr.modules.csr import CSRModule
+from lightning_csr.modules.povid import POVIDModule
 from lightning_csr.modules.preference import PreferenceModule
+from lightning_csr.modules.tpo import TPOModule
 
-__all__ = ["CSRModule", "PolicyModule", "PreferenceModule"]
+__all__ = ["CSRModule", "POVIDModule", "PolicyModule", "PreferenceModule", "TPOModule"]

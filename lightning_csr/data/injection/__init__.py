@@ -1,0 +1,25 @@
+"""Hallucination injection for POVID-style preference pairs: rule-based (exact on ShapeWorld) or LLM-based."""
+
+from lightning_csr.data.injection.base import (
+    Edit,
+    HallucinationInjector,
+    Injection,
+    InjectionError,
+    InjectionRequest,
+)
+from lightning_csr.data.injection.llm import LLMInjector, injection_prompt
+from lightning_csr.data.injection.rule_based import EDIT_KINDS, RuleBasedInjector
+from lightning_csr.data.injection.vocabulary import InjectionVocabulary
+
+__all__ = [
+    "EDIT_KINDS",
+    "Edit",
+    "HallucinationInjector",
+    "Injection",
+    "InjectionError",
+    "InjectionRequest",
+    "InjectionVocabulary",
+    "LLMInjector",
+    "RuleBasedInjector",
+    "injection_prompt",
+]

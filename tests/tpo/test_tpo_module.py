@@ -1,0 +1,85 @@
+"""TPOModule: equals DPO when s = 0, weights bounded and signed right, trains in fp32 and 4-bit QLoRA."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from lightning_csr.modules import PreferenceModule
+from lightning_csr.modules.tpo import TPOModule, row_weights
+from tests.tpo.helpers import adamw, assert_all_changed, backbone, first_batch, fit, trainable_snapshot
+
+
+def test_tpo_equals_dpo_when_scores_are_zero(tiny_llava_dir, pairs_dir, monkeypatch):
+    import lightning_csr.modules.tpo as tpo
+
+    monkeypatch.setattr(tpo, "visual_anchor_scores", lambda clean, corrupted: torch.zeros_like(clean))
+    tpo_module = TPOModule(backbone(tiny_llava_dir), detach_weights=False)
+    dpo_module = PreferenceModule(backbone(tiny_llava_dir))
+    tpo_module.configure_model()
+    dpo_module.configure_model()
+    dpo_module.load_state_dict(tpo_module.state_dict())
+    batch = first_batch(tpo_module, pairs_dir)
+    torch.manual_seed(0)
+    assert torch.equal(tpo_module.tpo_step(batch, "val"), dpo_module.preference_step(batch, "val"))
+
+
+def test_weights_bounded_and_move_the_right_way():
+    scores = torch.tensor([[1e4, 2.0, 0.0, -2.0, -1e4]] * 2)
+    weights = row_weights(scores, num_chosen=1, margin=0.5)
+    assert weights.min() >= 0.5 and weights.max() <= 1.5
+    chosen, rejected = weights[0], weights[1]
+    assert chosen[2] == 1 and rejected[2] == 1
+    assert torch.all(chosen[:2] > 1) and torch.all(chosen[3:] < 1)  # image-grounded chosen tokens count more
+    assert torch.all(rejected[:2] < 1) and torch.all(rejected[3:] > 1)  # image-grounded rejected ones less
+    assert torch.all(chosen[:-1] >= chosen[1:])
+
+
+class ImageSensitiveModel(torch.nn.Module):
+    """Logits favour each next token by `boost` when it sees the clean pixels, not the corrupted ones."""
+
+    def __init__(self, clean_pixels, vocab, boost=3.0):
+        super().__init__()
+        self.clean_pixels, self.vocab, self.boost = clean_pixels, vocab, boost
+
+    def forward(self, input_ids, pixel_values, **kwargs):
+        targets = torch.roll(input_ids, -1, dims=1)
+        scale = self.boost if torch.equal(pixel_values, self.clean_pixels) else 0.0
+        return SimpleNamespace(logits=torch.nn.functional.one_hot(targets, self.vocab).float() * scale)
+
+
+def test_hand_built_case_grounded_tokens(tiny_llava_dir, pairs_dir):
+    module = TPOModule(backbone(tiny_llava_dir))
+    batch = first_batch(module, pairs_dir)
+    corrupted = module.corrupted_view(batch)
+    model = ImageSensitiveModel(batch["pixel_values"], len(module.backbone.tokenizer))
+    _, scores = module.teacher_forced(model, batch, corrupted, grad=False)
+    mask = batch["completion_mask"][:, 1:].bool()
+    assert torch.allclose(scores[mask], torch.full_like(scores[mask], 3.0))
+    weights = row_weights(scores, len(batch["ids"]), 0.5)
+    n = len(batch["ids"])
+    assert torch.all(weights[:n][mask[:n]] > 1.4) and torch.all(weights[n:][mask[n:]] < 0.6)
+
+
+@pytest.mark.parametrize("four_bit", [False, True], ids=["fp32", "qlora4"])
+def test_tpo_fit_few_steps(tmp_path, tiny_llava_dir, pairs_dir, four_bit):
+    if four_bit:
+        pytest.importorskip("bitsandbytes")
+        from tests.tiny_models import tiny_llava
+
+        tiny_llava_dir = tiny_llava(tmp_path / "llava")
+    module = TPOModule(backbone(tiny_llava_dir, four_bit), optimizer=adamw)
+    module.configure_model()
+    if four_bit:  # bitsandbytes repacks 4-bit weights on the first forward: run one before snapshotting
+        with torch.no_grad():
+            module.tpo_step(first_batch(module, pairs_dir), "val")
+    before = trainable_snapshot(module)
+    trainer = fit(module, pairs_dir, max_steps=2)
+    assert_all_changed(before, module)
+    metrics = trainer.callback_metrics
+    assert torch.isfinite(metrics["train/loss"])
+    for name in ("tpo/score_chosen", "tpo/weight_chosen", "tpo/score_rejected", "tpo/weight_rejected"):
+        assert name in metrics
+    assert 0.5 <= metrics["tpo/weight_chosen"] <= 1.5
