@@ -68,8 +68,13 @@ def curate_pairs(
     reward: RewardConfig,
     image_scorer: ImageScorer | None = None,
     min_margin: float = 0.0,
+    match_length: bool = False,
 ) -> Curation:
-    """One preference pair per tree; `images` feed the scorer, `image_refs` go into the records unchanged."""
+    """One preference pair per tree; `images` feed the scorer, `image_refs` go into the records unchanged.
+
+    With `match_length`, the rejected answer is the worst among answers with at least as many sentences as
+    the chosen one, so a pair never teaches "shorter is better" (the collapse iterative DPO drifts into).
+    """
     if image_scorer is None and reward.lam > 0:
         raise ValueError(f"lam={reward.lam} needs an image_scorer for R_I")
     curation = Curation(records=[])
@@ -88,6 +93,10 @@ def curate_pairs(
         sign = 1.0 if reward.higher_is_better else -1.0
         ranked = sorted(answers, key=lambda a: -sign * a[0])  # stable: ties keep creation order
         best, worst = ranked[0], ranked[-1]
+        if match_length:
+            sentences = len([n for n in best[1].path() if n.has_content])
+            longer = [a for a in ranked[1:] if len([n for n in a[1].path() if n.has_content]) >= sentences]
+            worst = longer[-1] if longer else worst
         chosen_ids, rejected_ids = best[1].answer_ids(), worst[1].answer_ids()
         chosen, rejected = best[2], worst[2]
         margin = abs(best[0] - worst[0])

@@ -31,6 +31,7 @@ class CSRModule(PreferenceModule):
         reward: calibrated reward (`lam`, paper/code scoring, what guides the search).
         clip_model: a Hugging Face CLIP checkpoint or directory for R_I (None only with `reward.lam == 0`).
         min_margin: pairs whose chosen/rejected score margin is at most this are dropped.
+        match_length: rejected = the worst answer at least as long (in sentences) as the chosen one.
         reset_optimizer: fresh optimizer and schedule at every iteration (the paper trains each iteration anew).
     """
 
@@ -41,6 +42,7 @@ class CSRModule(PreferenceModule):
         reward: RewardConfig | None = None,
         clip_model: str | None = None,
         min_margin: float = 0.0,
+        match_length: bool = False,
         reset_optimizer: bool = True,
         loss: DPOLossConfig | None = None,
         reference: str = "ref_adapter",
@@ -55,6 +57,7 @@ class CSRModule(PreferenceModule):
             raise ValueError(f"reward.lam={self.reward.lam} needs `clip_model` for the image-relevance score")
         self.clip_model = clip_model
         self.min_margin = min_margin
+        self.match_length = match_length
         self.reset_optimizer = reset_optimizer
         self.pairs_per_iteration: int | None = None
         self._image_scorer = None
@@ -87,7 +90,15 @@ class CSRModule(PreferenceModule):
             self.policy, self.backbone, images, prompts, search, scorer, self.reward, keys=ids
         )
         return curate_pairs(
-            trees, self.backbone.tokenizer, images, image_refs, ids, self.reward, scorer, self.min_margin
+            trees,
+            self.backbone.tokenizer,
+            images,
+            image_refs,
+            ids,
+            self.reward,
+            scorer,
+            self.min_margin,
+            self.match_length,
         )
 
     def total_training_steps(self) -> int:

@@ -123,3 +123,22 @@ def test_search_then_curate_end_to_end(llava, images) -> None:
             == record.chosen
         )
         assert record.meta["question"] in PROMPTS
+
+
+def test_match_length_rejects_an_answer_at_least_as_long() -> None:
+    tok = char_tokenizer()
+    tree, _ = hand_tree(tok)
+    curation = curate_pairs(
+        [tree],
+        tok,
+        [None],
+        ["img.png"],
+        ["s1"],
+        RewardConfig(rt_mode="sum_logp"),
+        TableScorer({}),
+        match_length=True,
+    )
+    record = curation.records[0]
+    # the overall worst ("A red box.", one sentence) is shorter than the chosen answer: the worst two-sentence
+    # answer is rejected instead
+    assert (record.chosen, record.rejected) == ("A blue ball. It is small.", "A blue ball. It is big.")
