@@ -1,0 +1,176 @@
+"""Data for Fact-RLHF: reward-model pairs (facts in `meta.facts`) and PPO prompts (with facts and answers).
+
+Reward pairs are ordinary preference records; `meta.facts` (a list of strings) feeds factual augmentation.
+PPO prompt files are JSONL lines `{id, image, prompt, facts?, answer?, kind?}`: `answer` is a gold short
+answer ("yes"/"no" or an option letter) used only by the optional correctness bonus.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from lightning_csr.backbones.base import Backbone
+from lightning_csr.data.datamodule import PreferenceDataModule
+from lightning_csr.data.preference_dataset import PreferenceDataset, load_image
+from lightning_csr.data.records import RecordError
+from lightning_csr.rewards.reward_model import RewardPrompt, reward_inputs
+
+
+class RewardPairCollator:
+    """Chosen then rejected reward inputs in one [2B, T] batch; facts shuffled per (seed, id, epoch)."""
+
+    def __init__(self, backbone: Backbone, prompt: RewardPrompt, epoch: int = 0) -> None:
+        self.backbone, self.prompt, self.epoch = backbone, prompt, epoch
+
+    def __call__(self, items: Sequence[dict[str, Any]]) -> dict[str, Any]:
+        records = [item["record"] for item in items]
+        images = [item["image"] for item in items]
+        ids = [r.id for r in records]
+        responses = [self.backbone.response_ids(r.chosen) for r in records]
+        responses += [self.backbone.response_ids(r.rejected) for r in records]
+        facts = [list(r.meta.get("facts") or []) for r in records] * 2
+        keys = [f"{r.id}:{self.epoch}" for r in records] * 2
+        batch = reward_inputs(
+            self.backbone, images * 2, [r.prompt for r in records] * 2, responses, facts, keys, self.prompt
+        )
+        batch["ids"] = ids
+        return batch
+
+
+class RewardPairDataModule(PreferenceDataModule):
+    """Preference pairs turned into reward-model inputs, with or without factual augmentation.
+
+    Args:
+        reward_prompt: the judging turn (`use_facts: false` gives the plain reward model).
+        (the rest as in `PreferenceDataModule`; `max_length` filtering is not applied here)
+    """
+
+    def __init__(self, reward_prompt: RewardPrompt | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.reward_prompt = reward_prompt or RewardPrompt()
+
+    def _loader(self, dataset: PreferenceDataset, shuffle: bool) -> DataLoader:
+        loader = super()._loader(dataset, shuffle)
+        epoch = self.trainer.current_epoch if self.trainer is not None and shuffle else 0
+        loader.collate_fn = RewardPairCollator(self.backbone, self.reward_prompt, epoch)
+        return loader
+
+
+@dataclass
+class RLPrompt:
+    """A PPO prompt: image, question, facts for the reward model, optional gold short answer."""
+
+    id: str
+    image: str
+    prompt: str
+    facts: tuple[str, ...] = ()
+    answer: str | None = None
+    kind: str = "general"
+
+
+def read_rl_prompts(path: str | Path, limit: int | None = None) -> list[RLPrompt]:
+    """Read a PPO prompt file (a `read_prompts` file works too); errors name the file and line."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"prompts file not found: {path}")
+    prompts: list[RLPrompt] = []
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise RecordError(f"{path}:{lineno}: malformed JSON line ({err.msg})") from None
+        for key in ("id", "image", "prompt"):
+            if not str(obj.get(key, "")).strip():
+                raise RecordError(f"{path}:{lineno}: missing or empty field {key!r}")
+        facts = obj.get("facts") or (obj.get("meta") or {}).get("facts") or []
+        if not isinstance(facts, list) or not all(isinstance(f, str) for f in facts):
+            raise RecordError(f"{path}:{lineno}: `facts` must be a list of strings")
+        prompts.append(
+            RLPrompt(
+                str(obj["id"]),
+                str(obj["image"]),
+                str(obj["prompt"]),
+                tuple(facts),
+                obj.get("answer"),
+                obj.get("kind", "general"),
+            )
+        )
+        if limit is not None and len(prompts) >= limit:
+            break
+    return prompts
+
+
+class RLPromptDataset(Dataset):
+    """PPO prompts plus the directory their images are relative to."""
+
+    def __init__(self, prompts: Sequence[RLPrompt], image_root: str | Path) -> None:
+        self.prompts, self.image_root = list(prompts), Path(image_root)
+
+    def __len__(self) -> int:
+        return len(self.prompts)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        prompt = self.prompts[index]
+        return {"prompt": prompt, "image": load_image(self.image_root, prompt.image, prompt.id)}
+
+
+def collate_prompts(items: Sequence[dict[str, Any]]) -> dict[str, list]:
+    """A rollout batch: parallel lists of prompt records and images."""
+    return {"prompts": [i["prompt"] for i in items], "images": [i["image"] for i in items]}
+
+
+class RLPromptDataModule(L.LightningDataModule):
+    """Batches of prompts for PPO rollouts: one batch = one PPO iteration.
+
+    Args:
+        train_file: PPO prompt JSONL (`{id, image, prompt, facts?, answer?, kind?}`).
+        image_root: directory image paths are relative to (default: the file's directory).
+        rollout_batch_size: prompts per iteration.
+        limit: use only the first `limit` prompts.
+        seed: the order is a function of (seed, epoch) only.
+    """
+
+    def __init__(
+        self,
+        train_file: str,
+        image_root: str | None = None,
+        rollout_batch_size: int = 16,
+        limit: int | None = None,
+        seed: int = 0,
+        num_workers: int = 0,
+    ) -> None:
+        super().__init__()
+        self.train_file, self.image_root = train_file, image_root
+        self.rollout_batch_size, self.limit, self.seed, self.num_workers = (
+            rollout_batch_size,
+            limit,
+            seed,
+            num_workers,
+        )
+
+    def connect(self, backbone: Backbone) -> None:
+        """Prompts need no processor; kept for the module's `setup` protocol."""
+
+    def train_dataloader(self) -> DataLoader:
+        prompts = read_rl_prompts(self.train_file, self.limit)
+        root = self.image_root or str(Path(self.train_file).parent)
+        epoch = self.trainer.current_epoch if self.trainer is not None else 0
+        return DataLoader(
+            RLPromptDataset(prompts, root),
+            batch_size=self.rollout_batch_size,
+            shuffle=True,
+            drop_last=True,
+            generator=torch.Generator().manual_seed(self.seed + epoch),
+            num_workers=self.num_workers,
+            collate_fn=collate_prompts,
+        )

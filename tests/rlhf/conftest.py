@@ -1,0 +1,79 @@
+"""Fixtures for Fact-RLHF tests: PPO prompt files with facts, a tiny PPO module and a short fit."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import lightning as L
+import pytest
+import torch
+from PIL import Image
+
+from lightning_csr.backbones import LlavaBackbone, LoraSettings
+from lightning_csr.data.rlhf import RLPromptDataModule
+from lightning_csr.modules.ppo import PPOModule
+from lightning_csr.rlhf.settings import PPOSettings
+
+
+@pytest.fixture(scope="session")
+def rl_prompts(tmp_path_factory) -> Path:
+    """Four PPO prompts with 16x16 images, facts and (for two) gold yes/no answers."""
+    root = tmp_path_factory.mktemp("rl_prompts")
+    (root / "images").mkdir()
+    lines = []
+    for i in range(4):
+        Image.new("RGB", (16, 16), (50 * i, 90, 200 - 40 * i)).save(root / "images" / f"{i}.png")
+        row = {"id": f"r{i}", "image": f"images/{i}.png", "prompt": "Describe the image."}
+        row["facts"] = [f"a square number {i}", "a blue circle"]
+        if i % 2:
+            row.update(prompt="Is there a circle?", answer="yes", kind="yes_no")
+        lines.append(json.dumps(row))
+    (root / "prompts.jsonl").write_text("\n".join(lines) + "\n")
+    return root / "prompts.jsonl"
+
+
+def ppo_module(model_dir: Path, rollout_dir: Path, **kwargs) -> PPOModule:
+    """A PPO module over a tiny LLaVA: 2 prompts per chunk, 2 rows per minibatch, short responses."""
+    backbone = LlavaBackbone(
+        model_id=str(model_dir), lora=LoraSettings(r=4, alpha=8), **kwargs.pop("backbone", {})
+    )
+    settings = PPOSettings(
+        generation_batch_size=2, minibatch_size=2, max_new_tokens=5, ppo_epochs=1, value_head_init="reward"
+    )
+    return PPOModule(
+        backbone,
+        ppo=settings,
+        rollout_dir=str(rollout_dir),
+        optimizer=lambda params: torch.optim.AdamW(params, lr=5e-2),
+        **kwargs,
+    )
+
+
+def fit_ppo(
+    module: PPOModule, prompts: Path, root: Path, iterations: int = 1, ckpt_path: str | None = None
+) -> L.Trainer:
+    """Run `iterations` PPO iterations (one 4-prompt batch per epoch) with a checkpoint after every one."""
+    torch.manual_seed(0)
+    trainer = L.Trainer(
+        accelerator="cpu",
+        max_epochs=iterations,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        default_root_dir=str(root),
+        callbacks=[
+            L.pytorch.callbacks.ModelCheckpoint(
+                dirpath=str(root / "checkpoints"), save_last=True, save_top_k=0, every_n_train_steps=1
+            )
+        ],
+    )
+    data = RLPromptDataModule(str(prompts), rollout_batch_size=4, seed=0)
+    trainer.fit(module, datamodule=data, ckpt_path=ckpt_path)
+    return trainer
+
+
+def snapshot(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """Every weight as a state-dict copy (bitsandbytes unpacks its CPU-packed 4-bit weights there)."""
+    return {n: v.detach().clone() for n, v in model.state_dict().items()}
