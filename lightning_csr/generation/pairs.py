@@ -59,6 +59,10 @@ def _sentences(path: list[SentenceNode], scores: dict[int, SentenceScore], token
     return rows
 
 
+def _sentence_count(last: SentenceNode) -> int:
+    return sum(1 for node in last.path() if node.has_content)
+
+
 def curate_pairs(
     trees: Sequence[SearchTree],
     tokenizer,
@@ -72,8 +76,9 @@ def curate_pairs(
 ) -> Curation:
     """One preference pair per tree; `images` feed the scorer, `image_refs` go into the records unchanged.
 
-    With `match_length`, the rejected answer is the worst among answers with at least as many sentences as
-    the chosen one, so a pair never teaches "shorter is better" (the collapse iterative DPO drifts into).
+    With `match_length`, the rejected answer is the worst among the answers whose sentence count is closest to
+    the chosen one's, so pairs do not teach a length preference (iterative DPO otherwise drifts into short,
+    "safe" answers that name fewer objects).
     """
     if image_scorer is None and reward.lam > 0:
         raise ValueError(f"lam={reward.lam} needs an image_scorer for R_I")
@@ -93,10 +98,9 @@ def curate_pairs(
         sign = 1.0 if reward.higher_is_better else -1.0
         ranked = sorted(answers, key=lambda a: -sign * a[0])  # stable: ties keep creation order
         best, worst = ranked[0], ranked[-1]
-        if match_length:
-            sentences = len([n for n in best[1].path() if n.has_content])
-            longer = [a for a in ranked[1:] if len([n for n in a[1].path() if n.has_content]) >= sentences]
-            worst = longer[-1] if longer else worst
+        if match_length and len(ranked) > 1:
+            gaps = [abs(_sentence_count(a[1]) - _sentence_count(best[1])) for a in ranked[1:]]
+            worst = [a for a, gap in zip(ranked[1:], gaps, strict=True) if gap == min(gaps)][-1]
         chosen_ids, rejected_ids = best[1].answer_ids(), worst[1].answer_ids()
         chosen, rejected = best[2], worst[2]
         margin = abs(best[0] - worst[0])

@@ -125,7 +125,7 @@ def test_search_then_curate_end_to_end(llava, images) -> None:
         assert record.meta["question"] in PROMPTS
 
 
-def test_match_length_rejects_an_answer_at_least_as_long() -> None:
+def test_match_length_rejects_an_answer_of_the_same_length() -> None:
     tok = char_tokenizer()
     tree, _ = hand_tree(tok)
     curation = curate_pairs(
