@@ -117,6 +117,16 @@ def card_markdown(
         "|---|---|",
     ]
     lines += [f"| {label} | {clip[key]:.3f} |" for key, label in CLIP_ROWS if key in clip]
+    vision = stamps.get("vision", {}).get("info", {})
+    if vision:
+        lines += [
+            "",
+            "## Vision tower (`vision/`, dense patch pre-training; the base VLM and the CLIP start from it)",
+            "",
+            f"{settings.vision.max_steps} steps x batch {settings.vision.batch_size} in {vision['train_seconds']} s; "
+            f"held-out patch accuracy: shape {vision['held_out_patch_shape_accuracy']:.3f}, "
+            f"colour {vision['held_out_patch_colour_accuracy']:.3f}.",
+        ]
     lines += ["", "## Build", "", "| stage | seconds | this run |", "|---|---|---|"]
     lines += [
         f"| {name} | {stamp['seconds']} | {'skipped' if name in runner.skipped else 'built'} |"
