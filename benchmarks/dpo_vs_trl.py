@@ -23,7 +23,26 @@ from lightning_csr.backbones import LlavaBackbone, LoraSettings
 from lightning_csr.data import PreferenceDataModule
 from lightning_csr.modules import PreferenceModule
 
-WORDS = "red blue green star circle square ring cross small large left right top bottom there is a the".split()
+WORDS = [
+    "red",
+    "blue",
+    "green",
+    "star",
+    "circle",
+    "square",
+    "ring",
+    "cross",
+    "small",
+    "large",
+    "left",
+    "right",
+    "top",
+    "bottom",
+    "there",
+    "is",
+    "a",
+    "the",
+]
 
 
 def make_pairs(root: Path, n: int, seed: int = 0) -> list[dict]:
@@ -34,8 +53,15 @@ def make_pairs(root: Path, n: int, seed: int = 0) -> list[dict]:
         Image.new("RGB", (64, 64), tuple(rng.randrange(256) for _ in range(3))).save(root / f"images/{i}.png")
         chosen = " ".join(rng.choice(WORDS) for _ in range(rng.randint(8, 24)))
         rejected = " ".join(rng.choice(WORDS) for _ in range(rng.randint(8, 24)))
-        rows.append({"id": str(i), "image": f"images/{i}.png", "prompt": "describe the image", "chosen": chosen,
-                     "rejected": rejected})
+        rows.append(
+            {
+                "id": str(i),
+                "image": f"images/{i}.png",
+                "prompt": "describe the image",
+                "chosen": chosen,
+                "rejected": rejected,
+            }
+        )
     (root / "pairs.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     return rows
 
@@ -53,16 +79,35 @@ class TrainTimer(L.Callback):
 def run_ours(model_dir: str, data_dir: Path, steps: int, batch_size: int, cache: bool) -> float:
     L.seed_everything(0, verbose=False)
     backbone = LlavaBackbone(model_id=model_dir, lora=LoraSettings(r=8, alpha=16))
-    module = PreferenceModule(backbone, cache_reference=cache, optimizer=lambda p: torch.optim.AdamW(p, lr=1e-4))
+    module = PreferenceModule(
+        backbone, cache_reference=cache, optimizer=lambda p: torch.optim.AdamW(p, lr=1e-4)
+    )
     data = PreferenceDataModule(data_dir=str(data_dir), batch_size=batch_size)
     timer = TrainTimer()
-    trainer = L.Trainer(accelerator="cpu", max_steps=steps, logger=False, enable_checkpointing=False,
-                        enable_progress_bar=False, enable_model_summary=False, callbacks=[timer])
+    trainer = L.Trainer(
+        accelerator="cpu",
+        max_steps=steps,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[timer],
+    )
     if cache:  # the cache is built once per dataset version; time the training that uses it
-        warm = L.Trainer(accelerator="cpu", max_steps=1, logger=False, enable_checkpointing=False,
-                         enable_progress_bar=False, enable_model_summary=False)
-        warm.fit(PreferenceModule(LlavaBackbone(model_id=model_dir, lora=LoraSettings(r=8, alpha=16)),
-                                  cache_reference=True), PreferenceDataModule(data_dir=str(data_dir), batch_size=batch_size))
+        warm = L.Trainer(
+            accelerator="cpu",
+            max_steps=1,
+            logger=False,
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+        )
+        warm.fit(
+            PreferenceModule(
+                LlavaBackbone(model_id=model_dir, lora=LoraSettings(r=8, alpha=16)), cache_reference=True
+            ),
+            PreferenceDataModule(data_dir=str(data_dir), batch_size=batch_size),
+        )
     trainer.fit(module, data)
     return steps * batch_size / timer.seconds
 
@@ -76,7 +121,9 @@ def run_trl(model_dir: str, rows: list[dict], data_dir: Path, steps: int, batch_
     def convert(row):
         return {
             "images": [Image.open(data_dir / row["image"]).convert("RGB")],
-            "prompt": [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": row["prompt"]}]}],
+            "prompt": [
+                {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": row["prompt"]}]}
+            ],
             "chosen": [{"role": "assistant", "content": [{"type": "text", "text": row["chosen"]}]}],
             "rejected": [{"role": "assistant", "content": [{"type": "text", "text": row["rejected"]}]}],
         }
@@ -88,18 +135,32 @@ def run_trl(model_dir: str, rows: list[dict], data_dir: Path, steps: int, batch_
     backbone = LlavaBackbone(model_id=model_dir)
     peft = LoraConfig(r=8, lora_alpha=16, lora_dropout=0.0, target_modules=backbone.lora_target_regex())
     with tempfile.TemporaryDirectory() as out:
-        args = DPOConfig(output_dir=out, per_device_train_batch_size=batch_size, max_steps=steps, learning_rate=1e-4,
-                         logging_steps=1000, save_strategy="no", report_to=[], use_cpu=True, bf16=False,
-                         gradient_checkpointing=False, max_length=None, dataloader_num_workers=0,
-                         disable_tqdm=True)
-        trainer = DPOTrainer(model=model, args=args, train_dataset=dataset, processing_class=processor,
-                             peft_config=peft)
+        args = DPOConfig(
+            output_dir=out,
+            per_device_train_batch_size=batch_size,
+            max_steps=steps,
+            learning_rate=1e-4,
+            logging_steps=1000,
+            save_strategy="no",
+            report_to=[],
+            use_cpu=True,
+            bf16=False,
+            gradient_checkpointing=False,
+            max_length=None,
+            dataloader_num_workers=0,
+            disable_tqdm=True,
+        )
+        trainer = DPOTrainer(
+            model=model, args=args, train_dataset=dataset, processing_class=processor, peft_config=peft
+        )
         result = trainer.train()
         return steps * batch_size / result.metrics["train_runtime"]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--model", default="data/shapeworld/base_model", help="a tiny LLaVA directory")
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--batch-size", type=int, default=4)
@@ -116,11 +177,16 @@ def main() -> None:
         rows = make_pairs(data_dir, args.steps * args.batch_size)
         best = {"ours": 0.0, "ours_cached": 0.0, "trl": 0.0}
         for _ in range(args.rounds):
-            best["ours"] = max(best["ours"], run_ours(model_dir, data_dir, args.steps, args.batch_size, False))
-            best["ours_cached"] = max(best["ours_cached"],
-                                      run_ours(model_dir, data_dir, args.steps, args.batch_size, True))
+            best["ours"] = max(
+                best["ours"], run_ours(model_dir, data_dir, args.steps, args.batch_size, False)
+            )
+            best["ours_cached"] = max(
+                best["ours_cached"], run_ours(model_dir, data_dir, args.steps, args.batch_size, True)
+            )
             best["trl"] = max(best["trl"], run_trl(model_dir, rows, data_dir, args.steps, args.batch_size))
-    print(f"model {model_dir}, {args.steps} steps x batch {args.batch_size}, fp32, CPU, best of {args.rounds}")
+    print(
+        f"model {model_dir}, {args.steps} steps x batch {args.batch_size}, fp32, CPU, best of {args.rounds}"
+    )
     for name, value in best.items():
         print(f"{name:>12}: {value:7.2f} samples/s")
     print(f"ratio ours/TRL (uncached reference): {best['ours'] / best['trl']:.2f}x  (goal >= 1.2x)")

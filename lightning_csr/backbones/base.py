@@ -154,7 +154,9 @@ class Backbone:
 
     def is_frozen(self, name: str) -> bool:
         """Whether a parameter stays frozen during full fine-tuning (vision tower; projector unless trained)."""
-        if any(p in name for p in self.projector_patterns):  # first: some projectors sit inside the vision module
+        if any(
+            p in name for p in self.projector_patterns
+        ):  # first: some projectors sit inside the vision module
             return not self.train_projector
         if any(p in name for p in self.vision_patterns):
             return not self.train_vision_tower

@@ -106,7 +106,10 @@ class ShapeWorldEvalCallback(L.Callback):
         for directory in sorted((self.run_dir / "iterations").iterdir(), key=lambda p: int(p.name)):
             if not (directory / "eval.json").is_file():
                 continue
-            row = {"iteration": int(directory.name), **json.loads((directory / "eval.json").read_text())["metrics"]}
+            row = {
+                "iteration": int(directory.name),
+                **json.loads((directory / "eval.json").read_text())["metrics"],
+            }
             stats = directory / "stats.json"
             if stats.is_file():
                 row["pairs"] = json.loads(stats.read_text())["pairs"]
