@@ -6,11 +6,10 @@ The released CSR prompt file (`CSR-Prompt-Dataset-12k.json`, a JSON list of `{id
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from lightning_csr.data.records import RecordError, strip_image_tag
+from lightning_csr.data.records import RecordError, iter_json_objects, strip_image_tag
 
 
 @dataclass(frozen=True)
@@ -29,7 +28,7 @@ def read_prompts(path: str | Path, limit: int | None = None) -> list[PromptRecor
         raise FileNotFoundError(f"prompts file not found: {path}")
     prompts: list[PromptRecord] = []
     seen: set[str] = set()
-    for where, obj in _objects(path):
+    for where, _, obj in iter_json_objects(path):
         if isinstance(obj, dict) and "prompt" not in obj and isinstance(obj.get("input"), str):
             obj = {**obj, "prompt": strip_image_tag(obj["input"])}
         if not isinstance(obj, dict):
@@ -47,24 +46,3 @@ def read_prompts(path: str | Path, limit: int | None = None) -> list[PromptRecor
     if not prompts:
         raise RecordError(f"{path}: no prompts")
     return prompts
-
-
-def _objects(path: Path):
-    """(location, object) pairs of a JSONL file, or of a JSON list."""
-    text = path.read_text(encoding="utf-8")
-    if path.suffix == ".json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as err:
-            raise RecordError(f"{path}:{err.lineno}: invalid JSON ({err.msg})") from None
-        if not isinstance(data, list):
-            raise RecordError(f"{path}: expected a JSON list of prompts")
-        yield from ((f"{path}: item {i}", obj) for i, obj in enumerate(data))
-        return
-    for lineno, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            yield f"{path}:{lineno}", json.loads(line)
-        except json.JSONDecodeError as err:
-            raise RecordError(f"{path}:{lineno}: malformed JSON line ({err.msg})") from None

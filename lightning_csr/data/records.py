@@ -86,7 +86,8 @@ def parse_record(obj: dict[str, Any], where: str, index: int) -> PreferenceRecor
     return PreferenceRecord(record_id, image, prompt, chosen.strip(), rejected.strip(), obj.get("meta") or {})
 
 
-def _iter_objects(path: Path) -> Iterator[tuple[str, int, Any]]:
+def iter_json_objects(path: Path) -> Iterator[tuple[str, int, Any]]:
+    """(location, index, object) of each record in a JSONL file or a JSON list; bad JSON names file:line."""
     text = path.read_text(encoding="utf-8")
     if path.suffix == ".json":
         try:
@@ -94,7 +95,7 @@ def _iter_objects(path: Path) -> Iterator[tuple[str, int, Any]]:
         except json.JSONDecodeError as err:
             raise RecordError(f"{path}:{err.lineno}: invalid JSON ({err.msg})") from None
         if not isinstance(data, list):
-            raise RecordError(f"{path}: expected a JSON list of records")
+            raise RecordError(f"{path}: expected a JSON list")
         for i, obj in enumerate(data):
             yield f"{path}: item {i}", i, obj
         return
@@ -115,7 +116,7 @@ def read_records(path: str | Path) -> ReadReport:
         raise FileNotFoundError(f"preference file not found: {path}")
     report = ReadReport(records=[])
     seen: set[str] = set()
-    for where, index, obj in _iter_objects(path):
+    for where, index, obj in iter_json_objects(path):
         record = parse_record(obj, where, index)
         if record.id in seen:
             raise RecordError(f"{where}: duplicate id {record.id!r}")
