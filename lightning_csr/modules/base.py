@@ -123,6 +123,14 @@ class PolicyModule(L.LightningModule):
     def total_training_steps(self) -> int:
         return max(int(self.trainer.estimated_stepping_batches), 1)
 
+    def log_step(
+        self, loss: torch.Tensor, metrics: dict[str, torch.Tensor], stage: str, batch_size: int
+    ) -> None:
+        """Log `<stage>/loss` and the metrics (TRL names in training, `<stage>/`-prefixed otherwise)."""
+        prefix = "" if stage == "train" else f"{stage}/"
+        self.log(f"{stage}/loss", loss, prog_bar=True, batch_size=batch_size)
+        self.log_dict({prefix + k: v for k, v in metrics.items()}, batch_size=batch_size)
+
     def check_finite(self, loss: torch.Tensor, batch: dict[str, Any]) -> None:
         if not torch.isfinite(loss):
             raise FloatingPointError(

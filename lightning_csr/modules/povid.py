@@ -127,7 +127,7 @@ class POVIDModule(PreferenceModule):
         n = noise_ids.shape[0]
         return own, self.score_tokens(log_probs[:n], noise_ids, mask[:n])
 
-    def povid_step(self, batch: dict[str, Any], stage: str) -> Tensor:
+    def preference_step(self, batch: dict[str, Any], stage: str) -> Tensor:
         """POVID loss of the current stage, TRL-named metrics, text/noise parts and the stage."""
         n = len(batch["ids"])
         povid_stage = self.stage
@@ -153,16 +153,8 @@ class POVIDModule(PreferenceModule):
             same = ((noise_ids == targets) & mask[:n].bool()).sum() / mask[:n].sum().clamp(min=1)
             metrics["povid/noise_equals_chosen"] = same.float()
         metrics["povid/stage"] = torch.tensor(float(povid_stage))
-        prefix = "" if stage == "train" else f"{stage}/"
-        self.log(f"{stage}/loss", loss, prog_bar=True, batch_size=n)
-        self.log_dict({prefix + k: v for k, v in metrics.items()}, batch_size=n)
+        self.log_step(loss, metrics, stage, n)
         return loss
-
-    def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
-        return self.povid_step(batch, "train")
-
-    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
-        return self.povid_step(batch, "val")
 
     # ------------------------------------------------------------- stage 2 reference
     def on_train_epoch_start(self) -> None:

@@ -61,9 +61,7 @@ class PreferenceModule(PolicyModule):
             **self.loss_config.loss_kwargs(),
         )
         self.check_finite(loss, batch)
-        prefix = "" if stage == "train" else f"{stage}/"
-        self.log(f"{stage}/loss", loss, prog_bar=True, batch_size=n)
-        self.log_dict({prefix + k: v for k, v in metrics.items()}, batch_size=n)
+        self.log_step(loss, metrics, stage, n)
         return loss
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:

@@ -91,7 +91,7 @@ class TPOModule(PreferenceModule):
             ).float()
         return token_logps, visual_anchor_scores(clean_scores, corrupted_scores)
 
-    def tpo_step(self, batch: dict[str, Any], stage: str) -> Tensor:
+    def preference_step(self, batch: dict[str, Any], stage: str) -> Tensor:
         """TPO loss, TRL-named metrics and the mean scores and weights of chosen and rejected tokens."""
         n = len(batch["ids"])
         _, mask = targets_and_mask(batch)
@@ -119,13 +119,5 @@ class TPOModule(PreferenceModule):
         for side, rows in (("chosen", slice(None, n)), ("rejected", slice(n, None))):
             metrics[f"tpo/score_{side}"] = masked_mean(policy_scores[rows].detach(), mask[rows])
             metrics[f"tpo/weight_{side}"] = masked_mean(policy_weights[rows].detach(), mask[rows])
-        prefix = "" if stage == "train" else f"{stage}/"
-        self.log(f"{stage}/loss", loss, prog_bar=True, batch_size=n)
-        self.log_dict({prefix + k: v for k, v in metrics.items()}, batch_size=n)
+        self.log_step(loss, metrics, stage, n)
         return loss
-
-    def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
-        return self.tpo_step(batch, "train")
-
-    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
-        return self.tpo_step(batch, "val")

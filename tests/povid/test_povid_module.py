@@ -18,7 +18,7 @@ def test_stage_one_equals_dpo(tiny_llava_dir, pairs_dir):
     dpo.load_state_dict(povid.state_dict())
     batch = first_batch(povid, pairs_dir)
     assert povid.stage == 1
-    torch.testing.assert_close(povid.povid_step(batch, "val"), dpo.preference_step(batch, "val"))
+    torch.testing.assert_close(povid.preference_step(batch, "val"), dpo.preference_step(batch, "val"))
 
 
 def test_noise_triggered_ids_computed_once_and_shared(tiny_llava_dir, pairs_dir, monkeypatch):
@@ -39,7 +39,7 @@ def test_noise_triggered_ids_computed_once_and_shared(tiny_llava_dir, pairs_dir,
 
     monkeypatch.setattr(module, "noise_triggered_ids", spy_pick)
     monkeypatch.setattr(module, "score_tokens", spy_score)
-    module.povid_step(batch, "train")
+    module.preference_step(batch, "train")
     assert len(picks) == 1
     # policy: own completions, noise ids; reference: own completions, noise ids
     assert len(scored) == 4 and scored[1] is picks[0] and scored[3] is picks[0]
@@ -77,7 +77,7 @@ def test_povid_fit_both_stages(tmp_path, tiny_llava_dir, pairs_dir, four_bit):
     module.configure_model()
     if four_bit:  # bitsandbytes repacks 4-bit weights on the first forward: run one before snapshotting
         with torch.no_grad():
-            module.povid_step(first_batch(module, pairs_dir), "val")
+            module.preference_step(first_batch(module, pairs_dir), "val")
     before = trainable_snapshot(module)
     trainer = fit(module, pairs_dir, max_epochs=2)  # 8 pairs, batch 4: 2 steps per stage
     assert_all_changed(before, module)

@@ -21,18 +21,10 @@ from lightning_csr.data.shapeworld.clip import (
     save_clip,
     train_clip,
 )
+from lightning_csr.data.shapeworld.settings import tiny_settings
 
 ROOT = Path(__file__).resolve().parents[2]
-TINY = CLIPSize(
-    vision_hidden=32,
-    vision_intermediate=64,
-    vision_layers=1,
-    text_hidden=32,
-    text_intermediate=64,
-    text_layers=1,
-    heads=2,
-    projection_dim=32,
-)
+TINY = tiny_settings().clip_model
 
 
 def test_clip_roundtrip_train_and_auc(

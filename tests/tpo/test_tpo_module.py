@@ -23,7 +23,7 @@ def test_tpo_equals_dpo_when_scores_are_zero(tiny_llava_dir, pairs_dir, monkeypa
     dpo_module.load_state_dict(tpo_module.state_dict())
     batch = first_batch(tpo_module, pairs_dir)
     torch.manual_seed(0)
-    assert torch.equal(tpo_module.tpo_step(batch, "val"), dpo_module.preference_step(batch, "val"))
+    assert torch.equal(tpo_module.preference_step(batch, "val"), dpo_module.preference_step(batch, "val"))
 
 
 def test_weights_bounded_and_move_the_right_way():
@@ -74,7 +74,7 @@ def test_tpo_fit_few_steps(tmp_path, tiny_llava_dir, pairs_dir, four_bit):
     module.configure_model()
     if four_bit:  # bitsandbytes repacks 4-bit weights on the first forward: run one before snapshotting
         with torch.no_grad():
-            module.tpo_step(first_batch(module, pairs_dir), "val")
+            module.preference_step(first_batch(module, pairs_dir), "val")
     before = trainable_snapshot(module)
     trainer = fit(module, pairs_dir, max_steps=2)
     assert_all_changed(before, module)
