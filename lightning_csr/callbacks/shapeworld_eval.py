@@ -74,8 +74,6 @@ class ShapeWorldEvalCallback(L.Callback):
             max_new_tokens=self.max_new_tokens,
             images=self._images,
         )
-        words = [len(scene["description"].split()) for scene in result["scenes"]]
-        result["metrics"]["mean_words"] = sum(words) / max(len(words), 1)
         atomic_write_text(path, json.dumps(result, indent=1))
         return result["metrics"]
 

@@ -11,7 +11,6 @@ from PIL import Image
 
 from lightning_csr.backbones.base import Backbone
 from lightning_csr.data.shapeworld import Scene, WorldConfig
-from lightning_csr.data.shapeworld.parsing import mentioned_shapes, parse_attribute
 from lightning_csr.data.shapeworld.render import render_scene
 from lightning_csr.data.shapeworld.tasks import (
     DESCRIPTION_PROMPTS,
@@ -19,7 +18,6 @@ from lightning_csr.data.shapeworld.tasks import (
     attribute_questions,
     pope_questions,
 )
-from lightning_csr.evaluation.answers import parse_yes_no
 from lightning_csr.evaluation.metrics import AttributeErrorMetric, CHAIRMetric, POPEMetric
 
 Progress = Callable[[int], None]
@@ -110,46 +108,22 @@ def evaluate_shapeworld(
     Returns {"metrics": {name: float}, "scenes": [per-scene outputs]}. `images` default to rendering the
     scenes; `progress` is called with the number of generations finished after each batch.
     """
+    from lightning_csr.evaluation.shapeworld_outputs import score_shapeworld, shapeworld_requests
+
     images = list(images) if images is not None else [render_scene(s, world) for s in scenes]
-    if len(images) != len(scenes):
-        raise ValueError(f"{len(scenes)} scenes but {len(images)} images")
-    by_id = {scene.id: i for i, scene in enumerate(scenes)}
-    pope, attributes = shapeworld_questions(world, scenes, seed, pope_per_scene)
-    descriptions = generate_answers(
-        model, backbone, images, [prompt] * len(scenes), batch_size, max_new_tokens, progress
+    requests, pope, attributes = shapeworld_requests(
+        world, scenes, images, max_new_tokens, answer_tokens, seed, prompt, pope_per_scene
     )
-    # the same question about the same scene recurs across POPE splits: ask it once
-    asked = sorted({(q["scene_id"], q["question"]) for q in pope + attributes})
-    replies = generate_answers(
-        model,
-        backbone,
-        [images[by_id[scene_id]] for scene_id, _ in asked],
-        [question for _, question in asked],
-        batch_size,
-        answer_tokens,
-        progress,
-    )
-    reply = dict(zip(asked, replies, strict=True))
-    outputs = [
-        {
-            "id": s.id,
-            "description": d,
-            "truth": sorted(s.shapes),
-            "mentioned": sorted(mentioned_shapes(d, world)),
-        }
-        for s, d in zip(scenes, descriptions, strict=True)
-    ]
-    for item in outputs:
-        item["hallucinated"] = sorted(set(item["mentioned"]) - set(item["truth"]))
-        item["pope"], item["attributes"] = [], []
-    for q in pope:
-        answer = reply[(q["scene_id"], q["question"])]
-        outputs[by_id[q["scene_id"]]]["pope"].append({**q, "answer": answer, "parsed": parse_yes_no(answer)})
-    for q in attributes:
-        answer = reply[(q["scene_id"], q["question"])]
-        parsed = parse_attribute(answer, q["attribute"], world)
-        outputs[by_id[q["scene_id"]]]["attributes"].append({**q, "reply": answer, "parsed": parsed})
-    return {"metrics": score_outputs(outputs), "scenes": outputs}
+    answers: dict[str, str] = {}
+    # descriptions first, then each distinct question once (a POPE question recurs across splits)
+    for budget in (max_new_tokens, answer_tokens):
+        group = [r for r in requests if r.max_new_tokens == budget and r.key not in answers]
+        replies = generate_answers(
+            model, backbone, [r.image for r in group], [r.prompt for r in group], batch_size, budget, progress
+        )
+        answers.update((r.key, reply) for r, reply in zip(group, replies, strict=True))
+    metrics, outputs = score_shapeworld(world, scenes, answers, pope, attributes)
+    return {"metrics": metrics, "scenes": outputs}
 
 
 def score_outputs(outputs: Sequence[dict[str, Any]]) -> dict[str, float]:

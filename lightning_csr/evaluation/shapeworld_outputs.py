@@ -1,7 +1,7 @@
-"""ShapeWorld evaluation split into requests and scoring, so answers can come from a cache.
+"""ShapeWorld evaluation split into requests and scoring, so answers can come from a cache or a generator.
 
-Mirrors `evaluation.shapeworld.evaluate_shapeworld` (same questions, prompts and metrics), which generates in
-one go and so cannot resume; the per-scene output rows have the same shape.
+`evaluation.shapeworld.evaluate_shapeworld` generates the requests directly; the runner serves them from its
+resumable answer cache. Both score through `score_shapeworld`.
 """
 
 from __future__ import annotations
@@ -37,12 +37,13 @@ def shapeworld_requests(
     answer_tokens: int = ANSWER_TOKENS,
     seed: int = 0,
     prompt: str = DESCRIPTION_PROMPTS[0],
+    pope_per_scene: int = 3,
 ) -> tuple[list[Request], list[dict], list[dict]]:
     """One description per scene and each distinct POPE/attribute question once; plus the questions."""
     if len(images) != len(scenes):
         raise ValueError(f"{len(scenes)} scenes but {len(images)} images")
     image_of = {scene.id: image for scene, image in zip(scenes, images, strict=True)}
-    pope, attributes = shapeworld_questions(world, scenes, seed)
+    pope, attributes = shapeworld_questions(world, scenes, seed, pope_per_scene)
     requests = [Request(describe_key(s.id), prompt, image_of[s.id], max_new_tokens) for s in scenes]
     asked = sorted({(q["scene_id"], q["question"]) for q in pope + attributes})
     requests += [Request(question_key(s, q), q, image_of[s], answer_tokens) for s, q in asked]
