@@ -14,6 +14,8 @@ from collections.abc import Mapping
 
 import torch
 
+from lightning_csr.generation.kv_cache import growing_cache
+
 PROMPT_KEYS = ("input_ids", "attention_mask")
 
 
@@ -69,7 +71,7 @@ class CachedRows(_Rows):
             self.next_logits = self._forward(
                 input_ids,
                 first=True,
-                past_key_values=None,
+                past_key_values=growing_cache(model.config),
                 attention_mask=self.attention_mask,
                 position_ids=self.position_ids,
                 use_cache=True,
