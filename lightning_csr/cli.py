@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
 import tempfile
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -91,8 +93,16 @@ def export_main(argv: Sequence[str]) -> None:
         print(f"{kind}: {path}")
 
 
+def quiet_third_party_notes() -> None:
+    """Silence notes that tell a user nothing actionable: bitsandbytes' optional CPU kernel package and
+    transformers' rename of a gradient-checkpointing property (both printed on every CPU run)."""
+    logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the `lightning-csr` console script."""
+    quiet_third_party_notes()
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in SUBCOMMANDS:
         module, func = SUBCOMMANDS[argv[0]].split(":")

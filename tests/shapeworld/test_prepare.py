@@ -11,6 +11,7 @@ from lightning_csr.backbones import LlavaBackbone
 from lightning_csr.cli import main
 from lightning_csr.data.shapeworld import prepare as prepare_module
 from lightning_csr.data.shapeworld.prepare import prepare
+from lightning_csr.data.shapeworld.report import NullProgress
 from lightning_csr.data.shapeworld.settings import tiny_settings
 from lightning_csr.data.shapeworld.stages import PrepareError
 
@@ -92,6 +93,29 @@ def test_interrupted_stage_leaves_old_outputs_and_resumes(tmp_path: Path, prepar
     assert result["ran"] == ["clip", "evaluate_clip"]  # the base VLM starts from vision/, not clip/
     assert not (out / ".tmp").exists()
     assert json.loads((out / "clip" / "training.json").read_text())["final_loss"] is not None
+
+
+def test_clip_trains_in_a_helper_process_beside_the_base_vlm(tmp_path: Path, prepared) -> None:
+    import shutil
+
+    out = tmp_path / "data"
+    shutil.copytree(prepared[0], out)
+    settings = tiny_settings()
+    settings.parallel_clip = True
+    settings.clip.max_steps = 2
+    settings.sft.max_steps = 2  # both stages out of date: the CLIP goes to the helper
+    events: list[tuple[str, str]] = []
+
+    class Recorder(NullProgress):
+        def event(self, stage, what):
+            events.append((stage, what))
+
+    result = prepare(out, settings, progress=Recorder())
+    assert result["ran"][:2] == ["base_model", "clip"]
+    assert ("clip", "finished (helper process)") in events
+    assert json.loads((out / "clip" / "training.json").read_text())["final_loss"] is not None
+    assert not (out / ".tmp").exists()
+    assert prepare(out, settings)["ran"] == []
 
 
 def test_unwritable_output_and_bad_world(tmp_path: Path, capsys) -> None:

@@ -136,3 +136,22 @@ def test_descriptions_end_each_sentence_with_a_period(placement: str) -> None:
 )
 def test_position_phrase_scales_with_the_grid(cell: tuple[int, int], grid: int, phrase: str) -> None:
     assert position_phrase(cell, grid) == phrase
+
+
+def test_noisy_captions_name_absent_partners_after_the_real_objects() -> None:
+    from lightning_csr.data.shapeworld.sft_data import sft_records, with_prior_noise
+
+    world = WorldConfig(co_occurrence={"star": {"circle": 0.8}, "cross": {"ring": 0.8}})
+    star = SceneObject("star", "yellow", "large", (0, 0), (1, 1, 12, 12))
+    ring = SceneObject("ring", "blue", "small", (0, 1), (17, 1, 25, 9))
+    scene = Scene("s", (star, SceneObject("cross", "red", "large", (1, 1), (17, 17, 29, 29)), ring))
+    noisy = with_prior_noise(scene, world, random.Random(0), rate=1.0)
+    assert noisy.objects[:3] == scene.objects  # ring is present, so only circle is added
+    assert [obj.shape for obj in noisy.objects[3:]] == ["circle"]
+    assert noisy.objects[3].cell not in {obj.cell for obj in scene.objects}
+    assert with_prior_noise(scene, world, random.Random(0), rate=0.0) == scene
+    clean = sft_records([scene], world, "train", caption_prior_noise=0.0)[0].response
+    assert (
+        "circle" not in clean
+        and "circle" in sft_records([scene], world, "train", caption_prior_noise=1.0)[0].response
+    )

@@ -36,9 +36,9 @@ _SENTENCES = ("There is a {phrase} in the image.", "The image shows a {phrase}."
 class CLIPSize:
     """Widths and depths of the tiny CLIP (patch size must divide the world's image size)."""
 
-    patch_size: int = 8
-    vision_hidden: int = 64
-    vision_intermediate: int = 128
+    patch_size: int = 16
+    vision_hidden: int = 128
+    vision_intermediate: int = 256
     vision_layers: int = 2
     text_hidden: int = 64
     text_intermediate: int = 128
@@ -52,7 +52,7 @@ class CLIPSize:
 class CLIPSettings:
     """How long and how hard the CLIP is trained."""
 
-    max_steps: int = 500
+    max_steps: int = 400
     batch_size: int = 128
     lr: float = 2e-3
     weight_decay: float = 0.01
@@ -175,7 +175,7 @@ def train_clip(
         if progress is not None:
             progress(1)
     model.eval()
-    return {"train_seconds": round(time.perf_counter() - start, 1), "final_loss": float(loss)}
+    return {"train_seconds": round(time.perf_counter() - start, 1), "final_loss": float(loss.detach())}
 
 
 @torch.no_grad()

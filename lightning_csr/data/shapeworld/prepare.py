@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from pathlib import Path
@@ -11,6 +12,7 @@ from lightning_csr.data.records import atomic_write_text
 from lightning_csr.data.sft import write_sft_records
 from lightning_csr.data.shapeworld import WorldConfig
 from lightning_csr.data.shapeworld.files import load_images, read_scenes, world_statistics
+from lightning_csr.data.shapeworld.parallel import BackgroundStage
 from lightning_csr.data.shapeworld.report import card_markdown
 from lightning_csr.data.shapeworld.sampling import generate_scenes
 from lightning_csr.data.shapeworld.settings import PrepareSettings
@@ -52,7 +54,9 @@ class Builder:
         train = read_scenes(self.out, "train")
         sft_train, held_out = train[: s.n_sft_scenes], train[s.n_sft_scenes :]
         records = {
-            "train": sft_records(sft_train, self.world, "train", seed=s.seed),
+            "train": sft_records(
+                sft_train, self.world, "train", seed=s.seed, caption_prior_noise=s.caption_prior_noise
+            ),
             "val": sft_records(read_scenes(self.out, "val"), self.world, "val", seed=s.seed),
         }
         for split, rows in records.items():
@@ -218,13 +222,30 @@ def prepare(
         build.scenes,
     )
     after_scenes = stamps["scenes"]["hash"]
-    run("sft", [after_scenes], ["sft", "prompts"], build.sft)
+    run("sft", [after_scenes, s["caption_prior_noise"]], ["sft", "prompts"], build.sft)
     run("processor", [after_scenes, s["clip_model"]["patch_size"]], ["processor"], build.processor)
     run("vision", [stamps["processor"]["hash"], s["clip_model"], s["vision"]], ["vision"], build.vision)
     clip_inputs = [stamps["processor"]["hash"], stamps["vision"]["hash"], s["clip_model"], s["clip"]]
-    run("clip", clip_inputs, ["clip"], build.clip)
     base_inputs = [stamps[k]["hash"] for k in ("sft", "processor", "vision")] + [s["vlm"], s["sft"]]
-    run("base_model", base_inputs, ["base_model"], build.base_model)
+    # the CLIP and the base VLM only share the vision tower: on a multi-core machine the CLIP trains in a
+    # helper process (one thread each; these tiny models gain little from a second thread)
+    helper = None
+    if (
+        settings.parallel_clip
+        and not runner.is_current("clip", clip_inputs, ["clip"])
+        and not runner.is_current("base_model", base_inputs, ["base_model"])
+    ):
+        helper = BackgroundStage(out, world, settings, clip_inputs, progress)
+    try:
+        with helper.sharing_cores() if helper else contextlib.nullcontext():
+            run("base_model", base_inputs, ["base_model"], build.base_model)
+    finally:
+        if helper:
+            helper.join()
+    if helper:
+        stamps["clip"] = runner.adopt("clip", clip_inputs, ["clip"])
+    else:
+        run("clip", clip_inputs, ["clip"], build.clip)
     eval_inputs = [after_scenes, s["eval_batch_size"], s["max_new_tokens"]]
     run(
         "evaluate_base",

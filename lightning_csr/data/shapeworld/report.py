@@ -37,6 +37,16 @@ class NullProgress:
         return None
 
 
+class QueueProgress(NullProgress):
+    """Progress of a helper process: step counts go to a queue that the main process turns into bar advances."""
+
+    def __init__(self, queue: Any) -> None:
+        self.queue = queue
+
+    def add(self, description: str, total: int) -> Callable[[int], None]:
+        return self.queue.put
+
+
 class RichProgress(NullProgress):
     """Rich progress bars, one per long step, and a line per stage event."""
 
@@ -96,6 +106,8 @@ def card_markdown(
         f"{world.min_objects}-{world.max_objects} objects on a {world.grid}x{world.grid} grid ({world.placement}).",
         f"Scenes: train {scenes['train']} (SFT {settings.n_sft_scenes}, held-out prompts {settings.n_prompt_scenes}), "
         f"val {scenes['val']}, test {scenes['test']}. Evaluated on {base.get('n_captions', 0):.0f} test scenes.",
+        f"SFT descriptions name an absent co-occurrence partner at rate {settings.caption_prior_noise} "
+        "(noisy captions; every metric is against the ground truth).",
         "",
         "## Base VLM (`base_model/`, LLaVA format)",
         "",

@@ -38,7 +38,7 @@ def _sample_shapes(world: WorldConfig, rng: random.Random) -> list[str]:
     return shapes
 
 
-def _sample_colour(world: WorldConfig, shape: str, rng: random.Random) -> str:
+def sample_colour(world: WorldConfig, shape: str, rng: random.Random) -> str:
     """Draw a colour: the shape's preferred colours, the rest uniform."""
     preferred = world.colour_preferences.get(shape, {})
     rest = (1.0 - sum(preferred.values())) / len(world.colours)
@@ -85,7 +85,7 @@ def _gap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
 def sample_scene(world: WorldConfig, rng: random.Random, scene_id: str) -> Scene:
     """Draw one scene from the world's priors."""
     shapes = _sample_shapes(world, rng)
-    colours = [_sample_colour(world, s, rng) for s in shapes]
+    colours = [sample_colour(world, s, rng) for s in shapes]
     sizes = [rng.choice(world.sizes) for _ in shapes]
     sides = [object_side(world, size) for size in sizes]
     place = _grid_boxes if world.placement == "grid" else _free_boxes

@@ -30,6 +30,11 @@ class PrepareSettings:
     vision: VisionPretrainSettings = field(default_factory=VisionPretrainSettings)
     eval_batch_size: int = 64
     max_new_tokens: int = 64
+    # probability that an SFT description also names an absent co-occurrence partner (the language prior the
+    # base model learns from noisy captions; metrics are always against the ground truth)
+    caption_prior_noise: float = 0.6
+    # train the CLIP in a helper process while the base VLM trains (machines with >= 2 cores)
+    parallel_clip: bool = True
 
     def __post_init__(self) -> None:
         for name in ("n_sft_scenes", "n_prompt_scenes", "n_val_scenes", "n_test_scenes"):
@@ -64,6 +69,7 @@ def tiny_settings() -> PrepareSettings:
         vision=VisionPretrainSettings(max_steps=3, batch_size=8, held_out=4),
         eval_batch_size=16,
         max_new_tokens=8,
+        parallel_clip=False,
     )
 
 

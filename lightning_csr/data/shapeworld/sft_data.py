@@ -7,6 +7,8 @@ from collections.abc import Sequence
 
 from lightning_csr.data.sft import SFTRecord
 from lightning_csr.data.shapeworld import Scene, WorldConfig
+from lightning_csr.data.shapeworld.sampling import sample_colour
+from lightning_csr.data.shapeworld.scene import SceneObject
 from lightning_csr.data.shapeworld.tasks import (
     DESCRIPTION_PROMPTS,
     NO_TEMPLATE,
@@ -22,6 +24,25 @@ def image_path(split: str, scene_id: str) -> str:
     return f"images/{split}/{scene_id}.png"
 
 
+def with_prior_noise(scene: Scene, world: WorldConfig, rng: random.Random, rate: float) -> Scene:
+    """The scene as a noisy caption sees it: each co-occurrence partner missing from the image is, with
+    probability `rate`, named after the real objects (in a free cell, coloured by the colour prior).
+
+    Real VLMs learn their language priors from captions that name what usually goes with what is shown;
+    this puts the world's co-occurrence statistics into the base model's captions the same way.
+    """
+    taken = {obj.cell for obj in scene.objects}
+    free = [(r, c) for r in range(world.grid) for c in range(world.grid) if (r, c) not in taken]
+    extra = []
+    for shape in sorted(scene.shapes):
+        for partner in world.co_occurrence.get(shape, {}):
+            if partner not in scene.shapes and free and rng.random() < rate:
+                cell = free.pop(rng.randrange(len(free)))
+                colour = sample_colour(world, partner, rng)
+                extra.append(SceneObject(partner, colour, rng.choice(world.sizes), cell, (0, 0, 0, 0)))
+    return Scene(scene.id, scene.objects + tuple(extra))
+
+
 def sft_records(
     scenes: Sequence[Scene],
     world: WorldConfig,
@@ -29,15 +50,21 @@ def sft_records(
     seed: int = 0,
     yes_no_per_scene: int = 2,
     attributes_per_scene: int = 1,
+    caption_prior_noise: float = 0.0,
 ) -> list[SFTRecord]:
-    """One description, `yes_no_per_scene` existence answers (half yes) and some attribute answers per scene."""
+    """One description, `yes_no_per_scene` existence answers (half yes) and some attribute answers per scene;
+    descriptions name absent co-occurrence partners at rate `caption_prior_noise` (`with_prior_noise`)."""
     rng = random.Random(f"sft:{seed}:{split}")
     records = []
     for scene in scenes:
         image = image_path(split, scene.id)
+        captioned = with_prior_noise(scene, world, rng, caption_prior_noise) if caption_prior_noise else scene
         records.append(
             SFTRecord(
-                f"{scene.id}-describe", image, rng.choice(DESCRIPTION_PROMPTS), describe(scene, rng, world)
+                f"{scene.id}-describe",
+                image,
+                rng.choice(DESCRIPTION_PROMPTS),
+                describe(captioned, rng, world),
             )
         )
         present = sorted(scene.shapes)

@@ -33,6 +33,11 @@ def content_hash(data: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def stage_key(name: str, inputs: Any) -> str:
+    """The hash a stage's stamp must carry to be up to date for these inputs."""
+    return content_hash({"stage": name, "version": STAGE_VERSION, "inputs": inputs})
+
+
 def check_writable(out: Path) -> None:
     """Create `out` if needed and prove it is writable, or raise PrepareError."""
     try:
@@ -59,13 +64,16 @@ class StageRunner:
     either the old complete outputs with no valid stamp (rebuilt next run) or the new ones with their stamp.
     """
 
-    def __init__(self, out: str | Path, on_event: Callable[[str, str], None] | None = None) -> None:
+    def __init__(
+        self, out: str | Path, on_event: Callable[[str, str], None] | None = None, clean: bool = True
+    ) -> None:
         self.out = Path(out)
         check_writable(self.out)
         self.on_event = on_event or (lambda stage, event: None)
         self.ran: list[str] = []
         self.skipped: list[str] = []
-        _remove(self.out / TEMP_DIR)
+        if clean:  # leftovers of a killed run; a runner in a helper process must not touch its parent's
+            _remove(self.out / TEMP_DIR)
 
     def stamp_path(self, name: str) -> Path:
         return self.out / STAMP_DIR / f"{name}.json"
@@ -78,13 +86,30 @@ class StageRunner:
         except (OSError, json.JSONDecodeError):
             return None
 
+    def is_current(self, name: str, inputs: Any, outputs: Sequence[str]) -> bool:
+        """Whether the stage's stamp matches these inputs and all its outputs exist (it would be skipped)."""
+        stamp = self.stamp(name)
+        return bool(
+            stamp
+            and stamp.get("hash") == stage_key(name, inputs)
+            and all((self.out / o).exists() for o in outputs)
+        )
+
+    def adopt(self, name: str, inputs: Any, outputs: Sequence[str]) -> dict[str, Any]:
+        """Record a stage that a helper process ran for this runner; its stamp must be current."""
+        if not self.is_current(name, inputs, outputs):
+            raise PrepareError(f"stage {name!r}: the helper process finished without current outputs")
+        self.ran.append(name)
+        self.on_event(name, "finished (helper process)")
+        return self.stamp(name)
+
     def run(
         self, name: str, inputs: Any, outputs: Sequence[str], build: Callable[[Path], dict[str, Any] | None]
     ) -> dict[str, Any]:
         """Run `build(temp_dir)` unless up to date; returns the stage's stamp (hash, info, seconds)."""
-        key = content_hash({"stage": name, "version": STAGE_VERSION, "inputs": inputs})
-        stamp = self.stamp(name)
-        if stamp and stamp.get("hash") == key and all((self.out / o).exists() for o in outputs):
+        key = stage_key(name, inputs)
+        if self.is_current(name, inputs, outputs):
+            stamp = self.stamp(name)
             self.skipped.append(name)
             self.on_event(name, "skipped")
             return stamp

@@ -24,7 +24,7 @@ from lightning_csr.data.shapeworld.world import WorldConfig
 class VisionPretrainSettings:
     """How long the dense pre-training runs (a held-out slice of the scenes measures patch accuracy)."""
 
-    max_steps: int = 2500
+    max_steps: int = 3000
     batch_size: int = 64
     lr: float = 2e-3
     weight_decay: float = 0.01
@@ -33,18 +33,26 @@ class VisionPretrainSettings:
 
 
 def patch_labels(scene: Scene, world: WorldConfig, patch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per patch (row-major): shape index + 1 and colour index + 1 of the object covering its centre, else 0."""
+    """Per patch (row-major): shape index + 1 and colour index + 1 of the object whose bbox overlaps the patch
+    most, if that overlap covers at least a quarter of the patch or of the object; else 0 (background)."""
     side = world.image_size // patch_size
     shapes = torch.zeros(side * side, dtype=torch.long)
     colours = torch.zeros(side * side, dtype=torch.long)
+    best = torch.zeros(side * side)
     for obj in scene.objects:
         left, top, right, bottom = obj.bbox
+        area = max((right - left) * (bottom - top), 1)
         for row in range(side):
             for col in range(side):
-                x, y = col * patch_size + patch_size // 2, row * patch_size + patch_size // 2
-                if left <= x < right and top <= y < bottom:
-                    shapes[row * side + col] = world.shapes.index(obj.shape) + 1
-                    colours[row * side + col] = world.colours.index(obj.colour) + 1
+                x0, y0 = col * patch_size, row * patch_size
+                overlap_x = min(right, x0 + patch_size) - max(left, x0)
+                overlap_y = min(bottom, y0 + patch_size) - max(top, y0)
+                overlap = max(overlap_x, 0) * max(overlap_y, 0)
+                index = row * side + col
+                if overlap * 4 >= min(area, patch_size * patch_size) and overlap > best[index]:
+                    best[index] = overlap
+                    shapes[index] = world.shapes.index(obj.shape) + 1
+                    colours[index] = world.colours.index(obj.colour) + 1
     return shapes, colours
 
 

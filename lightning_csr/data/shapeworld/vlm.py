@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,7 @@ class VLMSize:
 class SFTSettings:
     """How long and how hard the base VLM is trained."""
 
-    max_steps: int = 1000
+    max_steps: int = 1300
     batch_size: int = 32
     lr: float = 3e-3
     weight_decay: float = 0.01
@@ -143,7 +144,10 @@ def train_base_vlm(
         num_sanity_val_steps=0,
     )
     start = time.perf_counter()
-    trainer.fit(module, datamodule=data)
+    with warnings.catch_warnings():  # Lightning's notes on an absent val set and its own pytree API
+        warnings.filterwarnings("ignore", message=".*Total length of `list` across ranks is zero.*")
+        warnings.filterwarnings("ignore", message=".*isinstance\\(treespec, LeafSpec\\).*")
+        trainer.fit(module, datamodule=data)
     seconds = time.perf_counter() - start
     module.policy.save_pretrained(str(out_dir))
     backbone.processor.save_pretrained(str(out_dir))

@@ -73,7 +73,7 @@ class WorldConfig:
     colours: tuple[str, ...] = tuple(PALETTE)
     sizes: tuple[str, ...] = SIZES
     placement: str = "grid"
-    grid: int = 3
+    grid: int = 4
     background: str = "plain"
     # shape -> {partner: probability that the partner is added to a scene containing shape}
     co_occurrence: dict[str, dict[str, float]] | None = None
