@@ -6,7 +6,7 @@
 (b) our search vs plain `model.generate` with a KV cache producing the same number of tokens (the same
     candidate count as sequences per prompt, fixed length); goal <= 1.5x its time.
 
-    python benchmarks/search_throughput.py [--model-dir DIR] [--family llava] [--prompts 4] [--candidates 5]
+    python benchmarks/search_throughput.py [--model-dir DIR | --tiny-random] [--prompts 4] [--candidates 5]
 """
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ QUESTIONS = [
 ]
 
 
-def load(model_dir: str | None, family: str, image_size: int, patch_size: int):
-    if model_dir is None and DEFAULT_MODEL.is_dir():
+def load(model_dir: str | None, family: str, image_size: int, patch_size: int, tiny_random: bool = False):
+    if model_dir is None and DEFAULT_MODEL.is_dir() and not tiny_random:
         model_dir = str(DEFAULT_MODEL)
     if model_dir is None:
         from tests.tiny_models import tiny_llava
@@ -45,7 +45,7 @@ def load(model_dir: str | None, family: str, image_size: int, patch_size: int):
         directory = Path(tempfile.mkdtemp()) / "llava"
         model_dir = str(tiny_llava(directory, image_size=image_size, patch_size=patch_size))
         tokens = (image_size // patch_size) ** 2
-        print(f"no model given and {DEFAULT_MODEL} absent: built a tiny random LLaVA ({tokens} image tokens)")
+        print(f"built a tiny random LLaVA ({tokens} image tokens)")
     backbone = backbone_class(family)(model_id=model_dir)
     return backbone.load_model().eval(), backbone, model_dir
 
@@ -131,13 +131,20 @@ def main() -> None:
     )
     parser.add_argument("--patch-size", type=int, default=14, help="tiny model only")
     parser.add_argument(
+        "--tiny-random",
+        action="store_true",
+        help="use a tiny random LLaVA with --image-size/--patch-size (default: the ShapeWorld base model)",
+    )
+    parser.add_argument(
         "--threads", type=int, default=None, help="torch CPU threads (1 is steadier on a busy box)"
     )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    model, backbone, model_dir = load(args.model_dir, args.family, args.image_size, args.patch_size)
+    model, backbone, model_dir = load(
+        args.model_dir, args.family, args.image_size, args.patch_size, args.tiny_random
+    )
     colours = ["red", "blue", "green", "yellow", "purple", "orange", "white", "gray"]
     images = [Image.new("RGB", (64, 64), colours[i % len(colours)]) for i in range(args.prompts)]
     prompts = [QUESTIONS[i % len(QUESTIONS)] for i in range(args.prompts)]

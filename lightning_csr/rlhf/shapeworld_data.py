@@ -83,7 +83,8 @@ def scene_pairs(
     candidates = [describe(scene, rng, world)] + [
         describe(s, rng, world) for s in corruptions(scene, world, rng)
     ]
-    candidates = list(dict.fromkeys([*candidates, *samples]))
+    # a sampled answer can be empty (end-of-sequence first): not an answer a reward model should rank
+    candidates = [text for text in dict.fromkeys([*candidates, *samples]) if text.strip()]
     prompt = DESCRIPTION_PROMPTS[rng.randrange(len(DESCRIPTION_PROMPTS))]
     options = [(a, b) for i, a in enumerate(candidates) for b in candidates[i + 1 :]]
     rng.shuffle(options)

@@ -31,6 +31,8 @@ def test_pairs_prefer_fewer_hallucinations_then_recall():
     assert answer_quality("A star, a circle.", SCENE, WORLD) > answer_quality(
         "A star, a circle, a heart.", SCENE, WORLD
     )
+    with_blank = scene_pairs(SCENE, WORLD, "train", random.Random(0), samples=["", "  "], n_pairs=20)
+    assert with_blank and all(r.chosen.strip() and r.rejected.strip() for r in with_blank)
     facts = scene_facts(SCENE, WORLD)
     assert len(facts) == 3 and set().union(*(mentioned_shapes(f, WORLD) for f in facts)) == SCENE.shapes
 
