@@ -13,6 +13,7 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
 from lightning_csr.backbones.base import Backbone
+from lightning_csr.data.length_grouping import LengthGroupedBatches
 from lightning_csr.data.preference_dataset import load_image
 from lightning_csr.data.records import RecordError, atomic_write_text
 
@@ -106,6 +107,8 @@ class SFTDataModule(L.LightningDataModule):
             i.e. `<data>/` for `<data>/sft/train.jsonl`).
         batch_size: samples per batch.
         shuffle: shuffle the training samples each epoch.
+        group_by_length: train on shuffled batches of similar length (`LengthGroupedBatches`): less padding.
+        seed: seed of the length-grouped batch order.
     """
 
     def __init__(
@@ -116,6 +119,8 @@ class SFTDataModule(L.LightningDataModule):
         batch_size: int = 32,
         num_workers: int = 0,
         shuffle: bool = True,
+        group_by_length: bool = False,
+        seed: int = 0,
     ) -> None:
         super().__init__()
         if batch_size < 1:
@@ -126,6 +131,8 @@ class SFTDataModule(L.LightningDataModule):
         self.batch_size = batch_size
         self.num_workers = num_workers
         self.shuffle = shuffle
+        self.group_by_length = group_by_length
+        self.seed = seed
         self.backbone: Backbone | None = None
         self._datasets: dict[str, SFTDataset] = {}
 
@@ -145,12 +152,19 @@ class SFTDataModule(L.LightningDataModule):
         dataset = self.dataset(path)
         if len(dataset) == 0:
             raise ValueError(f"{path}: no SFT records")
+        collate = SFTCollator(self.backbone)
+        if shuffle and self.group_by_length:
+            lengths = [len(r.prompt) + len(r.response) for r in dataset.records]
+            batches = LengthGroupedBatches(lengths, self.batch_size, seed=self.seed)
+            return DataLoader(
+                dataset, batch_sampler=batches, num_workers=self.num_workers, collate_fn=collate
+            )
         return DataLoader(
             dataset,
             batch_size=self.batch_size,
             shuffle=shuffle,
             num_workers=self.num_workers,
-            collate_fn=SFTCollator(self.backbone),
+            collate_fn=collate,
         )
 
     def train_dataloader(self) -> DataLoader:

@@ -45,6 +45,9 @@ class SFTSettings:
     weight_decay: float = 0.01
     warmup_ratio: float = 0.05
     seed: int = 0
+    # batches of similar length: a third faster here, but the one-task batches it makes ruined the SFT
+    # (recall 0.15 instead of 0.81 at 1300 steps), so it stays off
+    group_by_length: bool = False
 
 
 def base_vlm_config(
@@ -131,6 +134,8 @@ def train_base_vlm(
         train_file=str(Path(data_root) / "sft" / "train.jsonl"),
         image_root=str(data_root),
         batch_size=settings.batch_size,
+        group_by_length=settings.group_by_length,
+        seed=settings.seed,
     )
     trainer = L.Trainer(
         accelerator="cpu",
