@@ -116,6 +116,13 @@ def test_clip_trains_in_a_helper_process_beside_the_base_vlm(tmp_path: Path, pre
     assert json.loads((out / "clip" / "training.json").read_text())["final_loss"] is not None
     assert not (out / ".tmp").exists()
     assert prepare(out, settings)["ran"] == []
+    # the same stage in this process (another default torch seed) builds the same CLIP, byte for byte
+    in_process = tmp_path / "in-process"
+    shutil.copytree(prepared[0], in_process)
+    settings.parallel_clip = False
+    prepare(in_process, settings)
+    clip_bytes = (out / "clip" / "model.safetensors").read_bytes()
+    assert (in_process / "clip" / "model.safetensors").read_bytes() == clip_bytes
 
 
 def test_unwritable_output_and_bad_world(tmp_path: Path, capsys) -> None:

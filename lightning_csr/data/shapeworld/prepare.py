@@ -124,6 +124,7 @@ class Builder:
         return info
 
     def clip(self, temp: Path) -> dict[str, Any]:
+        import torch
         from transformers import AutoProcessor, CLIPModel, CLIPVisionModel
 
         from lightning_csr.data.shapeworld.clip import (
@@ -136,6 +137,8 @@ class Builder:
 
         tokenizer = AutoProcessor.from_pretrained(str(self.out / "processor")).tokenizer
         processor = build_clip_processor(tokenizer, self.world, temp / "clip")
+        torch.manual_seed(self.settings.clip.seed)  # the text tower's initial weights (a process's default
+        # torch seed is random, so without this two builds, e.g. in a helper process, gave different CLIPs)
         model = CLIPModel(clip_config(processor, self.world, self.settings.clip_model))
         model.vision_model.load_state_dict(
             CLIPVisionModel.from_pretrained(str(self.out / "vision")).state_dict()
