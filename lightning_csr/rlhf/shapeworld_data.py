@@ -16,6 +16,8 @@ import random
 from collections.abc import Sequence
 from pathlib import Path
 
+import torch
+
 from lightning_csr.data.records import PreferenceRecord, atomic_write_text, write_records
 from lightning_csr.data.shapeworld import Scene, WorldConfig, describe, mentioned_shapes, position_phrase
 from lightning_csr.data.shapeworld.prepare import read_scenes
@@ -151,6 +153,9 @@ def write_rm_data(
     counts = {}
     for name, (split, scenes) in splits.items():
         rng = random.Random(f"rm-pairs:{seed}:{name}")
+        torch.manual_seed(
+            seed
+        )  # sampling uses the global generator, whose default seed is random per process
         samples = sample_descriptions(model_dir, root, split, scenes, samples_per_scene) if model_dir else {}
         records = [r for s in scenes for r in scene_pairs(s, world, split, rng, samples.get(s.id, ()))]
         write_records(out / f"{name}.jsonl", records)
