@@ -94,10 +94,17 @@ def export_main(argv: Sequence[str]) -> None:
 
 
 def quiet_third_party_notes() -> None:
-    """Silence notes that tell a user nothing actionable: bitsandbytes' optional CPU kernel package and
-    transformers' rename of a gradient-checkpointing property (both printed on every CPU run)."""
+    """Silence notes that tell a user nothing actionable, printed on every CPU run: bitsandbytes' optional CPU
+    kernel package, transformers' rename of a gradient-checkpointing property, and Lightning's notes on its
+    own pytree API, an absent validation set and `torch.load`'s `weights_only` default when resuming."""
     logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
     warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
+    for note in (
+        r".*isinstance\(treespec, LeafSpec\).*",
+        r".*Total length of `list` across ranks is zero.*",
+        r".*`weights_only` was not set.*",
+    ):
+        warnings.filterwarnings("ignore", message=note)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
