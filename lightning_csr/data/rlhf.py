@@ -7,7 +7,6 @@ answer ("yes"/"no" or an option letter) used only by the optional correctness bo
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +19,7 @@ from torch.utils.data import DataLoader, Dataset
 from lightning_csr.backbones.base import Backbone
 from lightning_csr.data.datamodule import PreferenceDataModule
 from lightning_csr.data.preference_dataset import PreferenceDataset, load_image
-from lightning_csr.data.records import RecordError
+from lightning_csr.data.records import RecordError, iter_json_objects
 from lightning_csr.rewards.reward_model import RewardPrompt, reward_inputs
 
 
@@ -82,19 +81,13 @@ def read_rl_prompts(path: str | Path, limit: int | None = None) -> list[RLPrompt
     if not path.is_file():
         raise FileNotFoundError(f"prompts file not found: {path}")
     prompts: list[RLPrompt] = []
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise RecordError(f"{path}:{lineno}: malformed JSON line ({err.msg})") from None
+    for where, _, obj in iter_json_objects(path):
         for key in ("id", "image", "prompt"):
             if not str(obj.get(key, "")).strip():
-                raise RecordError(f"{path}:{lineno}: missing or empty field {key!r}")
+                raise RecordError(f"{where}: missing or empty field {key!r}")
         facts = obj.get("facts") or (obj.get("meta") or {}).get("facts") or []
         if not isinstance(facts, list) or not all(isinstance(f, str) for f in facts):
-            raise RecordError(f"{path}:{lineno}: `facts` must be a list of strings")
+            raise RecordError(f"{where}: `facts` must be a list of strings")
         prompts.append(
             RLPrompt(
                 str(obj["id"]),

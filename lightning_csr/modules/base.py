@@ -9,11 +9,12 @@ import lightning as L
 import torch
 from lightning.pytorch.cli import OptimizerCallable
 
-from lightning_csr.backbones.base import Backbone, ImageTokenMismatchError
+from lightning_csr.backbones.base import Backbone
 from lightning_csr.backbones.policy import build_policy
 from lightning_csr.modules.logprobs import completion_logprobs
 from lightning_csr.modules.reference import Reference
 from lightning_csr.modules.schedules import SchedulerCallable, WarmupCosine
+from lightning_csr.modules.teacher_forcing import model_logits
 
 
 def default_optimizer(params) -> torch.optim.Optimizer:
@@ -90,12 +91,7 @@ class PolicyModule(L.LightningModule):
             for key in self.backbone.image_input_keys:
                 inputs.pop(key, None)
             inputs["mm_encoder_outputs"] = {"image": image_features}
-        try:
-            logits = model(**inputs, use_cache=False).logits
-        except ValueError as err:
-            if "Image features and image tokens do not match" in str(err):
-                raise ImageTokenMismatchError(f"batch {batch.get('ids')}: {err}") from err
-            raise
+        logits = model_logits(model, inputs, batch)
         logps, counts = completion_logprobs(logits, batch["input_ids"], batch["completion_mask"])
         return {"logps": logps, "counts": counts, "nll": -logps / counts.clamp(min=1)}
 

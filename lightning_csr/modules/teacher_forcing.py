@@ -10,16 +10,19 @@ from torch import Tensor
 from lightning_csr.backbones.base import Backbone, ImageTokenMismatchError
 
 
-def next_token_logits(model: torch.nn.Module, backbone: Backbone, batch: dict[str, Any]) -> Tensor:
-    """Raw logits [B, T-1, V] where position t scores token t+1 (the `token_logprobs` convention)."""
-    inputs = backbone.model_inputs(batch)
+def model_logits(model: torch.nn.Module, inputs: dict[str, Any], batch: dict[str, Any]) -> Tensor:
+    """Raw logits [B, T, V] of one uncached pass; an image-token/feature mismatch names the batch's ids."""
     try:
-        logits = model(**inputs, use_cache=False).logits
+        return model(**inputs, use_cache=False).logits
     except ValueError as err:
         if "Image features and image tokens do not match" in str(err):
             raise ImageTokenMismatchError(f"batch {batch.get('ids')}: {err}") from err
         raise
-    return logits[:, :-1]
+
+
+def next_token_logits(model: torch.nn.Module, backbone: Backbone, batch: dict[str, Any]) -> Tensor:
+    """Raw logits [B, T-1, V] where position t scores token t+1 (the `token_logprobs` convention)."""
+    return model_logits(model, backbone.model_inputs(batch), batch)[:, :-1]
 
 
 def gather_tokens(values: Tensor, token_ids: Tensor) -> Tensor:

@@ -235,8 +235,8 @@ def prepare(
     helper = None
     if (
         settings.parallel_clip
-        and not runner.is_current("clip", clip_inputs, ["clip"])
-        and not runner.is_current("base_model", base_inputs, ["base_model"])
+        and runner.current_stamp("clip", clip_inputs, ["clip"]) is None
+        and runner.current_stamp("base_model", base_inputs, ["base_model"]) is None
     ):
         helper = BackgroundStage(out, world, settings, clip_inputs, progress)
     try:

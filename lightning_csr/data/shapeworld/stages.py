@@ -86,30 +86,27 @@ class StageRunner:
         except (OSError, json.JSONDecodeError):
             return None
 
-    def is_current(self, name: str, inputs: Any, outputs: Sequence[str]) -> bool:
-        """Whether the stage's stamp matches these inputs and all its outputs exist (it would be skipped)."""
+    def current_stamp(self, name: str, inputs: Any, outputs: Sequence[str]) -> dict[str, Any] | None:
+        """The stage's stamp if it matches these inputs and all its outputs exist (it would be skipped)."""
         stamp = self.stamp(name)
-        return bool(
-            stamp
-            and stamp.get("hash") == stage_key(name, inputs)
-            and all((self.out / o).exists() for o in outputs)
-        )
+        matches = bool(stamp) and stamp.get("hash") == stage_key(name, inputs)
+        return stamp if matches and all((self.out / o).exists() for o in outputs) else None
 
     def adopt(self, name: str, inputs: Any, outputs: Sequence[str]) -> dict[str, Any]:
         """Record a stage that a helper process ran for this runner; its stamp must be current."""
-        if not self.is_current(name, inputs, outputs):
+        stamp = self.current_stamp(name, inputs, outputs)
+        if stamp is None:
             raise PrepareError(f"stage {name!r}: the helper process finished without current outputs")
         self.ran.append(name)
         self.on_event(name, "finished (helper process)")
-        return self.stamp(name)
+        return stamp
 
     def run(
         self, name: str, inputs: Any, outputs: Sequence[str], build: Callable[[Path], dict[str, Any] | None]
     ) -> dict[str, Any]:
         """Run `build(temp_dir)` unless up to date; returns the stage's stamp (hash, info, seconds)."""
-        key = stage_key(name, inputs)
-        if self.is_current(name, inputs, outputs):
-            stamp = self.stamp(name)
+        stamp = self.current_stamp(name, inputs, outputs)
+        if stamp is not None:
             self.skipped.append(name)
             self.on_event(name, "skipped")
             return stamp
@@ -133,7 +130,11 @@ class StageRunner:
             _remove(temp)
             if not any(temp.parent.iterdir()):
                 temp.parent.rmdir()
-        stamp = {"hash": key, "info": info, "seconds": round(time.perf_counter() - start, 1)}
+        stamp = {
+            "hash": stage_key(name, inputs),
+            "info": info,
+            "seconds": round(time.perf_counter() - start, 1),
+        }
         write_json(self.stamp_path(name), stamp)
         self.ran.append(name)
         self.on_event(name, "finished")

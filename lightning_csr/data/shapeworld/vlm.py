@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import math
 import time
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -149,10 +148,7 @@ def train_base_vlm(
         num_sanity_val_steps=0,
     )
     start = time.perf_counter()
-    with warnings.catch_warnings():  # Lightning's notes on an absent val set and its own pytree API
-        warnings.filterwarnings("ignore", message=".*Total length of `list` across ranks is zero.*")
-        warnings.filterwarnings("ignore", message=".*isinstance\\(treespec, LeafSpec\\).*")
-        trainer.fit(module, datamodule=data)
+    trainer.fit(module, datamodule=data)
     seconds = time.perf_counter() - start
     module.policy.save_pretrained(str(out_dir))
     backbone.processor.save_pretrained(str(out_dir))
