@@ -138,18 +138,20 @@ def test_position_phrase_scales_with_the_grid(cell: tuple[int, int], grid: int, 
     assert position_phrase(cell, grid) == phrase
 
 
-def test_noisy_captions_name_absent_partners_after_the_real_objects() -> None:
-    from lightning_csr.data.shapeworld.sft_data import sft_records, with_prior_noise
+def test_noisy_captions_name_absent_partners_right_after_their_trigger() -> None:
+    from lightning_csr.data.shapeworld.sft_data import noisy_description, prior_additions, sft_records
 
     world = WorldConfig(co_occurrence={"star": {"circle": 0.8}, "cross": {"ring": 0.8}})
     star = SceneObject("star", "yellow", "large", (0, 0), (1, 1, 12, 12))
     ring = SceneObject("ring", "blue", "small", (0, 1), (17, 1, 25, 9))
     scene = Scene("s", (star, SceneObject("cross", "red", "large", (1, 1), (17, 17, 29, 29)), ring))
-    noisy = with_prior_noise(scene, world, random.Random(0), rate=1.0)
-    assert noisy.objects[:3] == scene.objects  # ring is present, so only circle is added
-    assert [obj.shape for obj in noisy.objects[3:]] == ["circle"]
-    assert noisy.objects[3].cell not in {obj.cell for obj in scene.objects}
-    assert with_prior_noise(scene, world, random.Random(0), rate=0.0) == scene
+    added = prior_additions(scene, world, random.Random(0), rate=1.0)
+    assert [(index, obj.shape) for index, obj in added] == [(0, "circle")]  # ring is present
+    assert added[0][1].cell not in {obj.cell for obj in scene.objects}
+    assert prior_additions(scene, world, random.Random(0), rate=0.0) == []
+    sentences = noisy_description(scene, world, random.Random(0), rate=1.0).split(". ")
+    assert "star" in sentences[0] and sentences[1].startswith("There is also a") and "circle" in sentences[1]
+    assert len(sentences) == 4
     clean = sft_records([scene], world, "train", caption_prior_noise=0.0)[0].response
     assert (
         "circle" not in clean

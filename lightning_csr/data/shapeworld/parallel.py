@@ -53,14 +53,23 @@ class BackgroundStage:
             self.task(steps)
 
     @contextlib.contextmanager
-    def sharing_cores(self) -> Iterator[None]:
-        """Give the helper a core: the main process runs on one fewer torch thread meanwhile."""
+    def sharing_cores(self) -> Iterator[Any]:
+        """Give the helper a core: the main process runs on one fewer torch thread until the helper exits.
+
+        Yields `reclaim`, to be called from the main thread now and then (each training step): it restores
+        the threads once the helper is done (torch's thread count is per calling thread under OpenMP).
+        """
         import torch
 
         threads = torch.get_num_threads()
         torch.set_num_threads(max(1, min(threads, (os.cpu_count() or 2) - 1)))
+
+        def reclaim() -> None:
+            if torch.get_num_threads() != threads and not self.process.is_alive():
+                torch.set_num_threads(threads)
+
         try:
-            yield
+            yield reclaim
         finally:
             torch.set_num_threads(threads)
 

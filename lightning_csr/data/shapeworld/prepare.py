@@ -29,6 +29,7 @@ class Builder:
 
     def __init__(self, out: Path, world: WorldConfig, settings: PrepareSettings, progress: Any) -> None:
         self.out, self.world, self.settings, self.progress = out, world, settings, progress
+        self.step_hook: Any = None  # called after every base-VLM training step (see `prepare`)
 
     def scenes(self, temp: Path) -> dict[str, Any]:
         s = self.settings
@@ -55,7 +56,12 @@ class Builder:
         sft_train, held_out = train[: s.n_sft_scenes], train[s.n_sft_scenes :]
         records = {
             "train": sft_records(
-                sft_train, self.world, "train", seed=s.seed, caption_prior_noise=s.caption_prior_noise
+                sft_train,
+                self.world,
+                "train",
+                seed=s.seed,
+                caption_prior_noise=s.caption_prior_noise,
+                prior_template=s.caption_prior_template,
             ),
             "val": sft_records(read_scenes(self.out, "val"), self.world, "val", seed=s.seed),
         }
@@ -90,7 +96,7 @@ class Builder:
         spec = processor_spec(AutoProcessor.from_pretrained(str(self.out / "processor")))
         config = base_vlm_config(spec, self.settings.vlm, self.settings.clip_model)
         task = self.progress.add("base VLM: SFT steps", self.settings.sft.max_steps)
-        callback = _StepCallback(task)
+        callback = _StepCallback(task, self.step_hook)
         return train_base_vlm(
             config,
             self.out / "processor",
@@ -185,12 +191,14 @@ def write_metrics(temp: Path, name: str, result: dict[str, Any]) -> None:
 class _StepCallback:
     """A Lightning callback that advances a progress task once per training batch."""
 
-    def __new__(cls, advance: Any) -> Any:
+    def __new__(cls, advance: Any, hook: Any = None) -> Any:
         import lightning as L
 
         class StepCallback(L.Callback):
             def on_train_batch_end(self, *args: Any) -> None:
                 advance(1)
+                if hook is not None:
+                    hook()
 
         return StepCallback()
 
@@ -225,13 +233,18 @@ def prepare(
         build.scenes,
     )
     after_scenes = stamps["scenes"]["hash"]
-    run("sft", [after_scenes, s["caption_prior_noise"]], ["sft", "prompts"], build.sft)
+    run(
+        "sft",
+        [after_scenes, s["caption_prior_noise"], s["caption_prior_template"]],
+        ["sft", "prompts"],
+        build.sft,
+    )
     run("processor", [after_scenes, s["clip_model"]["patch_size"]], ["processor"], build.processor)
     run("vision", [stamps["processor"]["hash"], s["clip_model"], s["vision"]], ["vision"], build.vision)
     clip_inputs = [stamps["processor"]["hash"], stamps["vision"]["hash"], s["clip_model"], s["clip"]]
     base_inputs = [stamps[k]["hash"] for k in ("sft", "processor", "vision")] + [s["vlm"], s["sft"]]
     # the CLIP and the base VLM only share the vision tower: on a multi-core machine the CLIP trains in a
-    # helper process (one thread each; these tiny models gain little from a second thread)
+    # helper process; the main process gets its second thread back when the helper is done
     helper = None
     if (
         settings.parallel_clip
@@ -240,9 +253,11 @@ def prepare(
     ):
         helper = BackgroundStage(out, world, settings, clip_inputs, progress)
     try:
-        with helper.sharing_cores() if helper else contextlib.nullcontext():
+        with helper.sharing_cores() if helper else contextlib.nullcontext() as reclaim:
+            build.step_hook = reclaim
             run("base_model", base_inputs, ["base_model"], build.base_model)
     finally:
+        build.step_hook = None
         if helper:
             helper.join()
     if helper:

@@ -107,7 +107,7 @@ def card_markdown(
         f"Scenes: train {scenes['train']} (SFT {settings.n_sft_scenes}, held-out prompts {settings.n_prompt_scenes}), "
         f"val {scenes['val']}, test {scenes['test']}. Evaluated on {base.get('n_captions', 0):.0f} test scenes.",
         f"SFT descriptions name an absent co-occurrence partner at rate {settings.caption_prior_noise} "
-        "(noisy captions; every metric is against the ground truth).",
+        f'("{settings.caption_prior_template}"; noisy captions, every metric is against the ground truth).',
         "",
         "## Base VLM (`base_model/`, LLaVA format)",
         "",

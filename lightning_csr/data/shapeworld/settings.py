@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from lightning_csr.data.shapeworld.clip import CLIPSettings, CLIPSize
+from lightning_csr.data.shapeworld.tasks import PRIOR_TEMPLATE
 from lightning_csr.data.shapeworld.vision_pretrain import VisionPretrainSettings
 from lightning_csr.data.shapeworld.vlm import SFTSettings, VLMSize
 
@@ -32,7 +33,9 @@ class PrepareSettings:
     max_new_tokens: int = 64
     # probability that an SFT description also names an absent co-occurrence partner (the language prior the
     # base model learns from noisy captions; metrics are always against the ground truth)
-    caption_prior_noise: float = 0.6
+    caption_prior_noise: float = 1.0
+    # the wording of those sentences (fields: {obj}, {pos}, {Pos})
+    caption_prior_template: str = PRIOR_TEMPLATE
     # train the CLIP in a helper process while the base VLM trains (machines with >= 2 cores)
     parallel_clip: bool = True
 

@@ -33,6 +33,8 @@ _FIRST = ("There is a {obj} {pos}.", "{Pos}, there is a {obj}.", "The image show
 _ABSOLUTE = ("There is also a {obj} {pos}.", "{Pos}, there is a {obj}.", "A {obj} is {pos}.")
 _BELOW = ("Below it, a {obj}.", "Below it, there is a {obj}.")
 _RIGHT = ("To its right, a {obj}.", "To the right of it, there is a {obj}.")
+# how noisy captions add an object the prior suggests (`sft_data.noisy_description`)
+PRIOR_TEMPLATE = "There is also a {obj} {pos}."
 
 
 def position_phrase(cell: tuple[int, int], grid: int = 3) -> str:
@@ -53,7 +55,7 @@ def _sentence(template: str, obj: SceneObject, grid: int) -> str:
     return text[0].upper() + text[1:]
 
 
-def describe(scene: Scene, rng: random.Random, world: WorldConfig | None = None) -> str:
+def describe_sentences(scene: Scene, rng: random.Random, world: WorldConfig | None = None) -> list[str]:
     """Reference description: one sentence per object, in reading order, each ending in '.'."""
     grid = world.grid if world is not None else 3
     sentences = []
@@ -69,7 +71,17 @@ def describe(scene: Scene, rng: random.Random, world: WorldConfig | None = None)
             template = rng.choice(_ABSOLUTE)
         sentences.append(_sentence(template, obj, grid))
         previous = obj
-    return " ".join(sentences)
+    return sentences
+
+
+def describe(scene: Scene, rng: random.Random, world: WorldConfig | None = None) -> str:
+    """Reference description as one string (`describe_sentences` joined)."""
+    return " ".join(describe_sentences(scene, rng, world))
+
+
+def prior_sentence(obj: SceneObject, world: WorldConfig, template: str = PRIOR_TEMPLATE) -> str:
+    """The sentence a noisy caption adds for an object suggested by the co-occurrence prior."""
+    return _sentence(template, obj, world.grid)
 
 
 def shape_counts(scenes: Sequence[Scene]) -> Counter[str]:

@@ -40,10 +40,12 @@ BACKGROUNDS: tuple[str, ...] = ("plain", "textured")
 
 # Language priors: the statistics a model can lean on instead of looking at the image.
 DEFAULT_CO_OCCURRENCE: dict[str, dict[str, float]] = {
-    "star": {"circle": 0.8},
-    "cross": {"ring": 0.8},
-    "triangle": {"square": 0.7},
-    "heart": {"diamond": 0.7},
+    "star": {"circle": 0.5},
+    "cross": {"ring": 0.5},
+    "triangle": {"square": 0.5},
+    "heart": {"diamond": 0.5},
+    "bar": {"hexagon": 0.5},
+    "diamond": {"star": 0.5},
 }
 DEFAULT_COLOUR_PREFERENCES: dict[str, dict[str, float]] = {
     "star": {"yellow": 0.8},
