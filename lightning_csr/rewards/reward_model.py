@@ -38,7 +38,12 @@ PROMPT_FILE = "reward_prompt.json"
 
 @dataclass
 class RewardPrompt:
-    """The judging turn appended after the response; `use_facts` switches factual augmentation."""
+    """The judging turn appended after the response; `use_facts` switches factual augmentation.
+
+    `facts_position`: `judge` puts the facts in the judging turn after the response (the released template);
+    `question` puts them before the question, so every response token can attend to them (a small reward
+    model finds an unsupported word far more easily when it reads the facts first).
+    """
 
     use_facts: bool = True
     shuffle_facts: bool = True
@@ -46,10 +51,15 @@ class RewardPrompt:
     template: str = JUDGE_TEMPLATE
     facts_intro: str = FACTS_INTRO
     score_prefix: str = SCORE_PREFIX
+    facts_position: str = "judge"
 
     def __post_init__(self) -> None:
         if "{facts}" not in self.template:
             raise ValueError("RewardPrompt.template must contain the '{facts}' placeholder")
+        if self.facts_position not in ("judge", "question"):
+            raise ValueError(
+                f"RewardPrompt.facts_position: 'judge' or 'question', got {self.facts_position!r}"
+            )
 
     def facts_text(self, facts: Sequence[str], key: str) -> str:
         """The facts block (each fact once, order shuffled by (seed, key)); empty without facts."""
@@ -61,8 +71,15 @@ class RewardPrompt:
         return self.facts_intro + "".join(f"  - {fact}\n" for fact in facts)
 
     def judge_text(self, facts: Sequence[str] = (), key: str = "") -> str:
-        """The judging user turn with the facts filled in."""
-        return self.template.format(facts=self.facts_text(facts, key)).strip()
+        """The judging user turn, with the facts filled in when they go there."""
+        block = self.facts_text(facts, key) if self.facts_position == "judge" else ""
+        return self.template.format(facts=block).strip()
+
+    def question_text(self, question: str, facts: Sequence[str] = (), key: str = "") -> str:
+        """The user's question, preceded by the facts when they go there."""
+        if self.facts_position != "question" or not (block := self.facts_text(facts, key)):
+            return question
+        return f"{block}{question}"
 
 
 def judge_suffix(backbone: Backbone, judge: str, score_prefix: str) -> str:
@@ -110,7 +127,8 @@ def reward_inputs(
     """Reward-model batch: prompt ids + response ids (with end-of-turn) + judging turn, padded one side."""
     if not len(images) == len(prompts) == len(responses) == len(facts) == len(keys):
         raise ValueError("reward_inputs: images, prompts, responses, facts and keys differ in length")
-    enc = backbone.prompt_batch(images, prompts)
+    questions = [prompt.question_text(q, facts[i], keys[i]) for i, q in enumerate(prompts)]
+    enc = backbone.prompt_batch(images, questions)
     mask = enc.pop("attention_mask").bool()
     prompt_ids = enc.pop("input_ids")
     if any(k in enc for k in backbone.token_level_inputs):

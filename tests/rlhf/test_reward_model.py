@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import lightning as L
+import pytest
 import torch
 
 from lightning_csr.backbones import LlavaBackbone, LoraSettings
@@ -79,6 +80,25 @@ def test_augmented_prompt_holds_every_fact_once_shuffled_by_seed():
     assert RewardPrompt(seed=0).judge_text(FACTS, key="x") == texts[0]
     plain = RewardPrompt(use_facts=False).judge_text(FACTS, key="x")
     assert FACTS_INTRO.strip() not in plain and not any(f in plain for f in FACTS)
+
+
+def test_facts_can_precede_the_question_instead(tiny_llava_dir):
+    prompt = RewardPrompt(facts_position="question")
+    question = prompt.question_text("What is it?", FACTS, key="x")
+    assert question.endswith("What is it?") and all(question.count(fact) == 1 for fact in FACTS)
+    assert not any(fact in prompt.judge_text(FACTS, key="x") for fact in FACTS)
+    assert RewardPrompt().question_text("What is it?", FACTS, key="x") == "What is it?"
+    backbone = LlavaBackbone(model_id=str(tiny_llava_dir))
+    backbone.load_model()
+    response = backbone.response_ids("a red square")
+    batch = reward_inputs(backbone, make_images(1), ["What is it?"], [response], [FACTS], ["x"], prompt)
+    ids = batch["input_ids"][0].tolist()
+    fact_ids = backbone.tokenizer(FACTS[0], add_special_tokens=False)["input_ids"]
+    starts = [i for i in range(len(ids)) if ids[i : i + len(fact_ids)] == fact_ids]
+    response_at = next(i for i in range(len(ids)) if ids[i : i + len(response)] == response)
+    assert len(starts) == 1 and starts[0] < response_at
+    with pytest.raises(ValueError, match="facts_position"):
+        RewardPrompt(facts_position="end")
 
 
 def test_reward_module_trains_and_exports(tiny_llava_dir, pairs_dir, tmp_path):

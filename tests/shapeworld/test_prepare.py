@@ -165,3 +165,40 @@ def test_evaluate_command(prepared: tuple[Path, dict], tmp_path: Path, capsys) -
         main(["shapeworld", "evaluate", "--model", str(tmp_path / "empty"), "--data", str(out)])
     assert exit_info.value.code == 2
     assert "missing" in capsys.readouterr().err and prepare_module is not None
+
+
+def test_sharing_cores_gives_the_threads_back_once_the_helper_exits() -> None:
+    from types import SimpleNamespace
+
+    import torch
+
+    from lightning_csr.data.shapeworld.parallel import BackgroundStage
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        stage = BackgroundStage.__new__(BackgroundStage)
+        stage.process = SimpleNamespace(is_alive=lambda: True)
+        with stage.sharing_cores() as reclaim:
+            shared = torch.get_num_threads()
+            reclaim()
+            assert torch.get_num_threads() == shared  # helper still running
+            stage.process = SimpleNamespace(is_alive=lambda: False)
+            reclaim()
+            assert torch.get_num_threads() == 2
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_busy_cores_reads_the_cpu_time_spent_meanwhile(tmp_path, monkeypatch) -> None:
+    import os
+
+    from lightning_csr.data.shapeworld import cli
+
+    stat = tmp_path / "stat"
+    # user nice system idle iowait irq softirq: 100 ticks pass, 25 of them idle -> 75 % busy
+    stat.write_text("cpu  100 0 0 100 0 0 0\ncpu0 ...\n")
+    monkeypatch.setattr(cli.time, "sleep", lambda _: stat.write_text("cpu  170 0 5 125 0 0 0\n"))
+    assert abs(cli.busy_cores(stat_file=str(stat)) - 0.75 * (os.cpu_count() or 1)) < 1e-9
+    assert 1 <= cli.auto_threads() <= (os.cpu_count() or 1)

@@ -6,18 +6,37 @@ import argparse
 import json
 import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
 DEFAULT_DATA = "data/shapeworld"
 
 
-def auto_threads() -> int:
-    """Torch CPU threads: all cores on an idle machine, fewer when others load it (oversubscribed
-    OpenMP threads spin and can make a step ten times slower)."""
+def busy_cores(window: float = 0.5, stat_file: str = "/proc/stat") -> float:
+    """How many cores other processes keep busy now, sampled from /proc/stat over `window` seconds (the
+    1-minute load average instead where there is no /proc/stat)."""
+
+    def sample() -> tuple[int, int]:
+        fields = [int(x) for x in Path(stat_file).read_text().split("\n", 1)[0].split()[1:]]
+        return sum(fields), fields[3] + fields[4]  # total, idle + iowait
+
+    try:
+        total0, idle0 = sample()
+        time.sleep(window)
+        total1, idle1 = sample()
+    except (OSError, ValueError, IndexError):
+        return os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
     cores = os.cpu_count() or 1
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
-    return max(1, min(cores, round(cores - load)))
+    return cores * (1 - (idle1 - idle0) / max(1, total1 - total0))
+
+
+def auto_threads() -> int:
+    """Torch CPU threads: all cores on an idle machine, fewer when others keep some busy (oversubscribed
+    OpenMP threads spin and can make a step ten times slower). Measured now, not from the load average,
+    which still counts a `pip install` that has just finished."""
+    cores = os.cpu_count() or 1
+    return max(1, min(cores, round(cores - busy_cores())))
 
 
 def _parser() -> argparse.ArgumentParser:
