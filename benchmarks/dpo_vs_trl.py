@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -168,6 +169,7 @@ def main() -> None:
     args = parser.parse_args()
     model_dir = args.model
     if not Path(model_dir, "config.json").is_file():
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root, for tests/
         from tests.tiny_models import tiny_llava
 
         model_dir = str(tiny_llava(Path(tempfile.mkdtemp()) / "tiny_llava", image_size=64))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -40,6 +41,7 @@ def load(model_dir: str | None, family: str, image_size: int, patch_size: int, t
     if model_dir is None and DEFAULT_MODEL.is_dir() and not tiny_random:
         model_dir = str(DEFAULT_MODEL)
     if model_dir is None:
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root, for tests/
         from tests.tiny_models import tiny_llava
 
         directory = Path(tempfile.mkdtemp()) / "llava"
