@@ -202,3 +202,17 @@ def test_busy_cores_reads_the_cpu_time_spent_meanwhile(tmp_path, monkeypatch) ->
     monkeypatch.setattr(cli.time, "sleep", lambda _: stat.write_text("cpu  170 0 5 125 0 0 0\n"))
     assert abs(cli.busy_cores(stat_file=str(stat)) - 0.75 * (os.cpu_count() or 1)) < 1e-9
     assert 1 <= cli.auto_threads() <= (os.cpu_count() or 1)
+
+
+def test_vision_and_clip_stages_train_on_one_thread(tmp_path) -> None:
+    import torch
+
+    from lightning_csr.data.shapeworld.prepare import _one_thread
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        seen = _one_thread(lambda temp: (temp, torch.get_num_threads()))(tmp_path)
+        assert seen == (tmp_path, 1) and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

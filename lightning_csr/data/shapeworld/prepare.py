@@ -188,6 +188,24 @@ def write_metrics(temp: Path, name: str, result: dict[str, Any]) -> None:
         atomic_write_text(temp / "metrics" / f"{name}_outputs.jsonl", lines)
 
 
+def _one_thread(body: Any) -> Any:
+    """`body` run on one torch thread: the vision tower's convolution gradients sum in a thread-dependent
+    order, so only one thread gives the same vision tower and CLIP (and so the same base VLM) on every
+    machine. The base VLM's SFT (vision frozen) comes out the same on one or two threads."""
+
+    def run(temp: Path) -> Any:
+        import torch
+
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return body(temp)
+        finally:
+            torch.set_num_threads(threads)
+
+    return run
+
+
 class _StepCallback:
     """A Lightning callback that advances a progress task once per training batch."""
 
@@ -240,7 +258,12 @@ def prepare(
         build.sft,
     )
     run("processor", [after_scenes, s["clip_model"]["patch_size"]], ["processor"], build.processor)
-    run("vision", [stamps["processor"]["hash"], s["clip_model"], s["vision"]], ["vision"], build.vision)
+    run(
+        "vision",
+        [stamps["processor"]["hash"], s["clip_model"], s["vision"]],
+        ["vision"],
+        _one_thread(build.vision),
+    )
     clip_inputs = [stamps["processor"]["hash"], stamps["vision"]["hash"], s["clip_model"], s["clip"]]
     base_inputs = [stamps[k]["hash"] for k in ("sft", "processor", "vision")] + [s["vlm"], s["sft"]]
     # the CLIP and the base VLM only share the vision tower: on a multi-core machine the CLIP trains in a
@@ -263,7 +286,7 @@ def prepare(
     if helper:
         stamps["clip"] = runner.adopt("clip", clip_inputs, ["clip"])
     else:
-        run("clip", clip_inputs, ["clip"], build.clip)
+        run("clip", clip_inputs, ["clip"], _one_thread(build.clip))
     eval_inputs = [after_scenes, s["eval_batch_size"], s["max_new_tokens"]]
     run(
         "evaluate_base",
