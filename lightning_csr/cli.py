@@ -96,8 +96,12 @@ def export_main(argv: Sequence[str]) -> None:
 def quiet_third_party_notes() -> None:
     """Silence notes that tell a user nothing actionable, printed on every CPU run: bitsandbytes' optional CPU
     kernel package, transformers' rename of a gradient-checkpointing property, and Lightning's notes on its
-    own pytree API, an absent validation set and `torch.load`'s `weights_only` default when resuming."""
+    own pytree API, an absent validation set and the `weights_only` default of its checkpoint saving."""
     logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
+    # logged (not warned) each time a checkpoint is saved
+    logging.getLogger("lightning.pytorch.trainer.connectors.checkpoint_connector").addFilter(
+        lambda record: "`weights_only` was not set" not in record.getMessage()
+    )
     warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
     for note in (
         r".*isinstance\(treespec, LeafSpec\).*",

@@ -75,3 +75,18 @@ def test_fit_then_export_round_trip(tiny_llava_dir, pairs_dir, tmp_path):
     base = AutoModelForImageTextToText.from_pretrained(tiny_llava_dir).eval()
     with torch.no_grad():
         assert not torch.allclose(base(**inputs).logits, expected), "training changed nothing"
+
+
+def test_checkpoint_weights_only_note_is_silenced_and_other_notes_are_kept(caplog) -> None:
+    import logging
+
+    from lightning_csr.cli import quiet_third_party_notes
+
+    quiet_third_party_notes()
+    log = logging.getLogger("lightning.pytorch.trainer.connectors.checkpoint_connector")
+    with caplog.at_level(logging.INFO, logger=log.name):
+        log.info("`weights_only` was not set, defaulting to `False`.")
+        log.info("Restoring states from the checkpoint path at last.ckpt")
+    assert [r.getMessage() for r in caplog.records] == [
+        "Restoring states from the checkpoint path at last.ckpt"
+    ]
