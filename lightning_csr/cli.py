@@ -106,7 +106,6 @@ def quiet_third_party_notes() -> None:
     for note in (
         r".*isinstance\(treespec, LeafSpec\).*",
         r".*Total length of `list` across ranks is zero.*",
-        r".*`weights_only` was not set.*",
     ):
         warnings.filterwarnings("ignore", message=note)
 

@@ -153,9 +153,8 @@ def write_rm_data(
     counts = {}
     for name, (split, scenes) in splits.items():
         rng = random.Random(f"rm-pairs:{seed}:{name}")
-        torch.manual_seed(
-            seed
-        )  # sampling uses the global generator, whose default seed is random per process
+        # sampling uses the global generator, whose default seed is random per process
+        torch.manual_seed(seed)
         samples = sample_descriptions(model_dir, root, split, scenes, samples_per_scene) if model_dir else {}
         records = [r for s in scenes for r in scene_pairs(s, world, split, rng, samples.get(s.id, ()))]
         write_records(out / f"{name}.jsonl", records)

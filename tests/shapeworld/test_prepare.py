@@ -212,7 +212,7 @@ def test_vision_and_clip_stages_train_on_one_thread(tmp_path) -> None:
     before = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
-        seen = _one_thread(lambda temp: (temp, torch.get_num_threads()))(tmp_path)
+        seen = _one_thread(lambda self, temp: (temp, torch.get_num_threads()))(None, tmp_path)
         assert seen == (tmp_path, 1) and torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)

@@ -14,15 +14,13 @@ from lightning_csr.data.shapeworld.stages import PrepareError
 
 
 def _clip_stage(out: str, world: Any, settings: Any, inputs: Any, progress: Any) -> None:
-    """Helper-process body: the same `clip` stage `prepare` would run, on one torch thread."""
-    import torch
+    """Helper-process body: the same `clip` stage `prepare` would run (on one torch thread, as everywhere)."""
     from transformers.utils import logging as hf_logging
 
     from lightning_csr.data.shapeworld.prepare import Builder
     from lightning_csr.data.shapeworld.report import QueueProgress
     from lightning_csr.data.shapeworld.stages import StageRunner
 
-    torch.set_num_threads(1)
     hf_logging.disable_progress_bar()  # its steps show in the main process's bar
     runner = StageRunner(out, clean=False)
     runner.run("clip", inputs, ["clip"], Builder(Path(out), world, settings, QueueProgress(progress)).clip)

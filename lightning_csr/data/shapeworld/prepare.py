@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import time
 from pathlib import Path
@@ -22,6 +23,26 @@ from lightning_csr.data.shapeworld.tasks import (
     DESCRIPTION_PROMPTS,
     world_corpus,
 )
+
+
+def _one_thread(stage: Any) -> Any:
+    """A stage method run on one torch thread: the vision tower's convolution gradients sum in a
+    thread-dependent order, so only one thread gives the same vision tower and CLIP (and so the same base VLM)
+    on every machine, in the main process or the CLIP helper. The base VLM's SFT (vision frozen) comes out
+    the same on one or two threads."""
+
+    @functools.wraps(stage)
+    def run(self: Any, temp: Path) -> Any:
+        import torch
+
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            return stage(self, temp)
+        finally:
+            torch.set_num_threads(threads)
+
+    return run
 
 
 class Builder:
@@ -107,6 +128,7 @@ class Builder:
             vision_init=self.out / "vision",
         )
 
+    @_one_thread
     def vision(self, temp: Path) -> dict[str, Any]:
         from transformers import AutoProcessor, CLIPVisionConfig
 
@@ -129,6 +151,7 @@ class Builder:
         model.save_pretrained(str(temp / "vision"))
         return info
 
+    @_one_thread
     def clip(self, temp: Path) -> dict[str, Any]:
         import torch
         from transformers import AutoProcessor, CLIPModel, CLIPVisionModel
@@ -188,24 +211,6 @@ def write_metrics(temp: Path, name: str, result: dict[str, Any]) -> None:
         atomic_write_text(temp / "metrics" / f"{name}_outputs.jsonl", lines)
 
 
-def _one_thread(body: Any) -> Any:
-    """`body` run on one torch thread: the vision tower's convolution gradients sum in a thread-dependent
-    order, so only one thread gives the same vision tower and CLIP (and so the same base VLM) on every
-    machine. The base VLM's SFT (vision frozen) comes out the same on one or two threads."""
-
-    def run(temp: Path) -> Any:
-        import torch
-
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            return body(temp)
-        finally:
-            torch.set_num_threads(threads)
-
-    return run
-
-
 class _StepCallback:
     """A Lightning callback that advances a progress task once per training batch."""
 
@@ -262,7 +267,7 @@ def prepare(
         "vision",
         [stamps["processor"]["hash"], s["clip_model"], s["vision"]],
         ["vision"],
-        _one_thread(build.vision),
+        build.vision,
     )
     clip_inputs = [stamps["processor"]["hash"], stamps["vision"]["hash"], s["clip_model"], s["clip"]]
     base_inputs = [stamps[k]["hash"] for k in ("sft", "processor", "vision")] + [s["vlm"], s["sft"]]
@@ -286,7 +291,7 @@ def prepare(
     if helper:
         stamps["clip"] = runner.adopt("clip", clip_inputs, ["clip"])
     else:
-        run("clip", clip_inputs, ["clip"], _one_thread(build.clip))
+        run("clip", clip_inputs, ["clip"], build.clip)
     eval_inputs = [after_scenes, s["eval_batch_size"], s["max_new_tokens"]]
     run(
         "evaluate_base",
