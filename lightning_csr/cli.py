@@ -96,7 +96,9 @@ def export_main(argv: Sequence[str]) -> None:
 def quiet_third_party_notes() -> None:
     """Silence notes that tell a user nothing actionable, printed on every CPU run: bitsandbytes' optional CPU
     kernel package, transformers' rename of a gradient-checkpointing property, and Lightning's notes on its
-    own pytree API, an absent validation set and the `weights_only` default of its checkpoint saving."""
+    own pytree API, an absent validation set, the `weights_only` default of its checkpoint saving, and its
+    advice to checkpoint the pre-optimisation state under manual optimisation (PPO checkpoints a finished
+    iteration on purpose)."""
     logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
     # logged (not warned) each time a checkpoint is saved
     logging.getLogger("lightning.pytorch.trainer.connectors.checkpoint_connector").addFilter(
@@ -106,6 +108,7 @@ def quiet_third_party_notes() -> None:
     for note in (
         r".*isinstance\(treespec, LeafSpec\).*",
         r".*Total length of `list` across ranks is zero.*",
+        r"Using ModelCheckpoint with manual optimization.*",
     ):
         warnings.filterwarnings("ignore", message=note)
 

@@ -134,10 +134,11 @@ def write_rm_data(
     root: str | Path,
     out: str | Path,
     n_train: int = 600,
-    n_val: int = 100,
+    n_val: int = 200,
     model_dir: str | None = None,
     samples_per_scene: int = 2,
     seed: int = 0,
+    pairs_per_scene: int = 4,
 ) -> dict[str, int]:
     """`<out>/train.jsonl` (prompt scenes, never used for SFT) and `<out>/val.jsonl` (val scenes)."""
     root, out = Path(root), Path(out)
@@ -156,7 +157,11 @@ def write_rm_data(
         # sampling uses the global generator, whose default seed is random per process
         torch.manual_seed(seed)
         samples = sample_descriptions(model_dir, root, split, scenes, samples_per_scene) if model_dir else {}
-        records = [r for s in scenes for r in scene_pairs(s, world, split, rng, samples.get(s.id, ()))]
+        records = [
+            r
+            for s in scenes
+            for r in scene_pairs(s, world, split, rng, samples.get(s.id, ()), pairs_per_scene)
+        ]
         write_records(out / f"{name}.jsonl", records)
         counts[name] = len(records)
     return counts
@@ -179,11 +184,25 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--data", default="data/shapeworld")
     parser.add_argument("--out", default=None, help="default: <data>/rlhf")
     parser.add_argument("--model", default=None, help="also pair answers sampled from this model")
-    parser.add_argument("--n-train", type=int, default=600)
-    parser.add_argument("--n-val", type=int, default=100)
+    parser.add_argument(
+        "--n-train", type=int, default=600, help="prompt scenes for pairs (PPO gets the rest)"
+    )
+    parser.add_argument("--n-val", type=int, default=200, help="validation scenes for held-out pairs")
+    parser.add_argument("--pairs-per-scene", type=int, default=4)
+    parser.add_argument("--samples-per-scene", type=int, default=2, help="with --model")
+    parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     out = Path(args.out or Path(args.data) / "rlhf")
-    counts = write_rm_data(args.data, out, args.n_train, args.n_val, args.model)
+    counts = write_rm_data(
+        args.data,
+        out,
+        args.n_train,
+        args.n_val,
+        args.model,
+        args.samples_per_scene,
+        args.seed,
+        args.pairs_per_scene,
+    )
     counts["ppo_prompts"] = write_ppo_prompts(args.data, out / "ppo_prompts.jsonl", skip=args.n_train)
     print(json.dumps(counts))
 

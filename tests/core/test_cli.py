@@ -90,3 +90,18 @@ def test_checkpoint_weights_only_note_is_silenced_and_other_notes_are_kept(caplo
     assert [r.getMessage() for r in caplog.records] == [
         "Restoring states from the checkpoint path at last.ckpt"
     ]
+
+
+def test_manual_optimisation_checkpoint_advice_is_silenced_and_other_warnings_are_kept() -> None:
+    import warnings
+
+    from lightning.pytorch.utilities import rank_zero_warn
+
+    from lightning_csr.cli import quiet_third_party_notes
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        quiet_third_party_notes()
+        rank_zero_warn("Using ModelCheckpoint with manual optimization and every_n_train_steps, but no ...")
+        rank_zero_warn("Something else went wrong")
+    assert [str(w.message) for w in caught] == ["Something else went wrong"]

@@ -150,6 +150,8 @@ def test_exported_reward_model_scores_the_same_inside_ppo(tiny_llava_dir, tmp_pa
     )
     ppo = ppo_module(tiny_llava_dir, tmp_path / "rollouts", reward_model=str(tmp_path / "rm"))
     ppo.configure_model()
+    # loading the frozen reward adapter must not leave the policy in eval mode (no gradient checkpointing)
+    assert all(m.training for m in ppo.policy.modules())
     with torch.no_grad(), ppo.adapters.active(REWARD) as model:
         inside = reward_scores(model, ppo.reward_head, backbone, batch)
         torch.testing.assert_close(inside, module.rewards(batch), atol=1e-5, rtol=1e-5)
