@@ -219,6 +219,7 @@ def _mmhal(options: BenchmarkOptions, generate: CachedGenerator) -> dict[str, An
 def _shapeworld(options: BenchmarkOptions, generate: CachedGenerator) -> dict[str, Any]:
     from lightning_csr.data.shapeworld import WorldConfig
     from lightning_csr.data.shapeworld.prepare import load_images, read_scenes
+    from lightning_csr.evaluation.shapeworld_mmhal import mmhal_questions, rate_answer, score_mmhal
     from lightning_csr.evaluation.shapeworld_outputs import score_shapeworld, shapeworld_requests
 
     root = Path(options.data)
@@ -232,10 +233,21 @@ def _shapeworld(options: BenchmarkOptions, generate: CachedGenerator) -> dict[st
     requests, pope, attributes = shapeworld_requests(
         world, scenes, images, options.budget, options.answer_tokens, seed=options.seed
     )
+    # the judge-free MMHal-Bench stand-in: its questions are keyed apart from POPE's identical wording
+    mmhal = mmhal_questions(scenes, world, options.seed)
+    image_of = {scene.id: image for scene, image in zip(scenes, images, strict=True)}
+    asked = sorted({(q["scene_id"], q["question"]) for q in mmhal})
+    requests += [Request(f"mmhal:{i}:{q}", q, image_of[i], options.answer_tokens) for i, q in asked]
     answers = generate(requests, f"ShapeWorld {options.split}")
     metrics, outputs = score_shapeworld(world, scenes, answers, pope, attributes)
+    by_id = {scene.id: scene for scene in scenes}
+    rated = []
+    for q in mmhal:
+        reply = answers[f"mmhal:{q['scene_id']}:{q['question']}"]
+        rated.append({**q, "reply": reply, **rate_answer(q, reply, by_id[q["scene_id"]], world)})
+    metrics.update(score_mmhal(rated))
     top = _top_hallucinated(outputs)
-    return {"metrics": metrics, "details": {"per_scene": outputs, "top_hallucinated": top}}
+    return {"metrics": metrics, "details": {"per_scene": outputs, "mmhal": rated, "top_hallucinated": top}}
 
 
 def _mean_words(texts: Any) -> float:

@@ -9,8 +9,9 @@ co-occurs most with the present ones>; the answer is no). Each answer gets an MM
     3  no answer parsed, no hallucinated object  (not informative, no hallucination)
     1  wrong, or mentions an object not in the scene (hallucination)
 
-`mmhal/score` is the mean rating (0–6 scale as MMHal's, only 1/3/5 used) and `mmhal/hallucination_rate` the
-share of ratings below 3, as in MMHal-Bench.
+`mmhal/average_score` is the mean rating (0–6 scale as MMHal's, only 1/3/5 used) and
+`mmhal/hallucination_rate` the share of ratings below 3, as in MMHal-Bench. The runner's `shapeworld`
+benchmark (`lightning-csr evaluate --benchmark shapeworld`) asks these questions beside CHAIR and POPE.
 """
 
 from __future__ import annotations
@@ -130,7 +131,7 @@ def score_mmhal(rated: Sequence[dict]) -> dict[str, float]:
     ]:
         if not rows:
             continue
-        metrics[f"{name}/score"] = sum(r["rating"] for r in rows) / len(rows)
+        metrics[f"{name}/average_score"] = sum(r["rating"] for r in rows) / len(rows)
         metrics[f"{name}/hallucination_rate"] = sum(r["rating"] < 3 for r in rows) / len(rows)
         metrics[f"{name}/accuracy"] = sum(r["correct"] for r in rows) / len(rows)
     return metrics

@@ -209,17 +209,35 @@ def save_reward_model(
     return out_dir
 
 
-def load_reward_model(
-    model: torch.nn.Module, directory: str | Path, adapter: str = "reward"
-) -> tuple[torch.nn.Linear, RewardPrompt]:
-    """Load a saved reward model as a frozen adapter `adapter` on a peft model; return (head, prompt)."""
-    directory = Path(directory)
+def _head_and_prompt(directory: Path) -> tuple[torch.nn.Linear, RewardPrompt]:
+    """The frozen scalar head and the judging-prompt settings of a saved reward model."""
     if not (directory / HEAD_FILE).is_file():
         raise FileNotFoundError(f"{directory}: not a reward model directory (missing {HEAD_FILE})")
-    model.load_adapter(str(directory), adapter_name=adapter, is_trainable=False)
     state = torch.load(directory / HEAD_FILE, map_location="cpu")
     head = torch.nn.Linear(state["weight"].shape[1], 1)
     head.load_state_dict(state)
     head.requires_grad_(False)
     prompt = RewardPrompt(**json.loads((directory / PROMPT_FILE).read_text()))
     return head, prompt
+
+
+def load_reward_model(
+    model: torch.nn.Module, directory: str | Path, adapter: str = "reward"
+) -> tuple[torch.nn.Linear, RewardPrompt]:
+    """Load a saved reward model as a frozen adapter `adapter` on a peft model; return (head, prompt)."""
+    directory = Path(directory)
+    head, prompt = _head_and_prompt(directory)
+    model.load_adapter(str(directory), adapter_name=adapter, is_trainable=False)
+    return head, prompt
+
+
+def read_reward_model(
+    backbone: Backbone, directory: str | Path
+) -> tuple[torch.nn.Module, torch.nn.Linear, RewardPrompt]:
+    """A saved reward model on its own, for scoring: (the backbone's model with the adapter, head, prompt)."""
+    from peft import PeftModel
+
+    directory = Path(directory)
+    head, prompt = _head_and_prompt(directory)
+    model = PeftModel.from_pretrained(backbone.load_model(), str(directory), is_trainable=False)
+    return model.eval(), head, prompt

@@ -71,6 +71,10 @@ def test_shapeworld_run_then_rerun_reuses_answers(tiny_llava_dir, tmp_path, coun
     generated = first["generation"]["generated"]
     assert generated == sum(count_generations) and first["generation"]["reused"] == 0
     assert len(first["details"]["per_scene"]) == 2
+    # the judge-free MMHal stand-in rides along: rated replies, MMHal's 1-5 scale and hallucination rate
+    assert first["details"]["mmhal"] and {r["rating"] for r in first["details"]["mmhal"]} <= {1, 3, 5}
+    assert 1.0 <= first["metrics"]["mmhal/average_score"] <= 5.0
+    assert 0.0 <= first["metrics"]["mmhal/hallucination_rate"] <= 1.0
     answers = (out / "answers.jsonl").read_text().splitlines()
     assert len(answers) == generated
     assert (out / "report.md").read_text().startswith("# shapeworld evaluation of llava:")

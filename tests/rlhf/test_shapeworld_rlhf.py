@@ -52,7 +52,7 @@ def test_mmhal_questions_cover_the_categories_and_are_rated_against_truth():
     assert parse_count("There are two stars.") == 2
     rated = [{**q, **rate_answer(q, "I cannot say.", SCENE, WORLD)} for q in questions]
     metrics = score_mmhal(rated)
-    assert metrics["mmhal/score"] == 3 and metrics["mmhal/hallucination_rate"] == 0
+    assert metrics["mmhal/average_score"] == 3 and metrics["mmhal/hallucination_rate"] == 0
 
 
 def test_shaping_terms_are_off_by_default_and_signed_as_documented():
