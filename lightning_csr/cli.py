@@ -96,9 +96,10 @@ def export_main(argv: Sequence[str]) -> None:
 def quiet_third_party_notes() -> None:
     """Silence notes that tell a user nothing actionable, printed on every CPU run: bitsandbytes' optional CPU
     kernel package, transformers' rename of a gradient-checkpointing property, and Lightning's notes on its
-    own pytree API, an absent validation set, the `weights_only` default of its checkpoint saving, and its
+    own pytree API, an absent validation set, the `weights_only` default of its checkpoint saving, its
     advice to checkpoint the pre-optimisation state under manual optimisation (PPO checkpoints a finished
-    iteration on purpose)."""
+    iteration on purpose), and its note that `ckpt_path: last` found nothing on a run's first start (the
+    configs set it so that rerunning a command resumes)."""
     logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
     # logged (not warned) each time a checkpoint is saved
     logging.getLogger("lightning.pytorch.trainer.connectors.checkpoint_connector").addFilter(
@@ -109,6 +110,7 @@ def quiet_third_party_notes() -> None:
         r".*isinstance\(treespec, LeafSpec\).*",
         r".*Total length of `list` across ranks is zero.*",
         r"Using ModelCheckpoint with manual optimization.*",
+        r'.*ckpt_path="last"\) is set, but there is no last checkpoint available.*',
     ):
         warnings.filterwarnings("ignore", message=note)
 
@@ -116,12 +118,14 @@ def quiet_third_party_notes() -> None:
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the `lightning-csr` console script."""
     quiet_third_party_notes()
+    from_command_line = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in SUBCOMMANDS:
         module, func = SUBCOMMANDS[argv[0]].split(":")
         getattr(importlib.import_module(module), func)(argv[1:])
         return
-    CSRCli(args=argv)
+    # LightningCLI warns when given `args` while the process has command-line arguments: let it read them
+    CSRCli(args=None if from_command_line else argv)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -103,5 +104,18 @@ def test_manual_optimisation_checkpoint_advice_is_silenced_and_other_warnings_ar
         warnings.simplefilter("always")
         quiet_third_party_notes()
         rank_zero_warn("Using ModelCheckpoint with manual optimization and every_n_train_steps, but no ...")
+        rank_zero_warn('.fit(ckpt_path="last") is set, but there is no last checkpoint available. No ...')
         rank_zero_warn("Something else went wrong")
     assert [str(w.message) for w in caught] == ["Something else went wrong"]
+
+
+def test_command_line_run_reads_sys_argv_without_lightning_cli_args_warning(monkeypatch, capsys) -> None:
+    import warnings
+
+    config = Path(__file__).parents[2] / "configs" / "csr" / "shapeworld.yaml"
+    monkeypatch.setattr(sys, "argv", ["lightning-csr", "fit", "--config", str(config), "--print_config"])
+    with warnings.catch_warnings(record=True) as caught, pytest.raises(SystemExit):
+        warnings.simplefilter("always")
+        main()
+    assert "default_root_dir: runs/csr_shapeworld" in capsys.readouterr().out
+    assert not [w for w in caught if "args parameter" in str(w.message)]
