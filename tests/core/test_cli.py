@@ -93,6 +93,20 @@ def test_checkpoint_weights_only_note_is_silenced_and_other_notes_are_kept(caplo
     ]
 
 
+def test_cloud_logger_tip_is_silenced_and_other_infos_are_kept(caplog) -> None:
+    import logging
+
+    from lightning.pytorch.utilities import rank_zero_info
+
+    from lightning_csr.cli import quiet_third_party_notes
+
+    quiet_third_party_notes()
+    with caplog.at_level(logging.INFO):
+        rank_zero_info("💡 Tip: For seamless cloud logging, try installing [litlogger](https://pypi.org/)")
+        rank_zero_info("GPU available: False, used: False")
+    assert [r.getMessage() for r in caplog.records] == ["GPU available: False, used: False"]
+
+
 def test_manual_optimisation_checkpoint_advice_is_silenced_and_other_warnings_are_kept() -> None:
     import warnings
 
