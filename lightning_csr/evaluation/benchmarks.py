@@ -219,7 +219,7 @@ def _mmhal(options: BenchmarkOptions, generate: CachedGenerator) -> dict[str, An
 def _shapeworld(options: BenchmarkOptions, generate: CachedGenerator) -> dict[str, Any]:
     from lightning_csr.data.shapeworld import WorldConfig
     from lightning_csr.data.shapeworld.prepare import load_images, read_scenes
-    from lightning_csr.evaluation.shapeworld_mmhal import mmhal_questions, rate_answer, score_mmhal
+    from lightning_csr.evaluation.shapeworld_mmhal import mmhal_questions, rate_replies, score_mmhal
     from lightning_csr.evaluation.shapeworld_outputs import score_shapeworld, shapeworld_requests
 
     root = Path(options.data)
@@ -240,11 +240,8 @@ def _shapeworld(options: BenchmarkOptions, generate: CachedGenerator) -> dict[st
     requests += [Request(f"mmhal:{i}:{q}", q, image_of[i], options.answer_tokens) for i, q in asked]
     answers = generate(requests, f"ShapeWorld {options.split}")
     metrics, outputs = score_shapeworld(world, scenes, answers, pope, attributes)
-    by_id = {scene.id: scene for scene in scenes}
-    rated = []
-    for q in mmhal:
-        reply = answers[f"mmhal:{q['scene_id']}:{q['question']}"]
-        rated.append({**q, "reply": reply, **rate_answer(q, reply, by_id[q["scene_id"]], world)})
+    replies = [answers[f"mmhal:{q['scene_id']}:{q['question']}"] for q in mmhal]
+    rated = rate_replies(mmhal, replies, scenes, world)
     metrics.update(score_mmhal(rated))
     top = _top_hallucinated(outputs)
     return {"metrics": metrics, "details": {"per_scene": outputs, "mmhal": rated, "top_hallucinated": top}}

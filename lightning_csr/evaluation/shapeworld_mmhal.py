@@ -22,10 +22,6 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-import torch
-from PIL import Image
-
-from lightning_csr.backbones.base import Backbone
 from lightning_csr.data.shapeworld import (
     Scene,
     WorldConfig,
@@ -33,10 +29,8 @@ from lightning_csr.data.shapeworld import (
     mentioned_shapes,
     parse_attribute,
 )
-from lightning_csr.data.shapeworld.render import render_scene
 from lightning_csr.data.shapeworld.tasks import co_occurrence_counts
 from lightning_csr.evaluation.answers import parse_yes_no
-from lightning_csr.evaluation.shapeworld import generate_answers
 
 CATEGORIES = ("attribute", "counting", "relation", "adversarial")
 NUMBERS = {
@@ -137,31 +131,12 @@ def score_mmhal(rated: Sequence[dict]) -> dict[str, float]:
     return metrics
 
 
-@torch.no_grad()
-def evaluate_shapeworld_mmhal(
-    model: torch.nn.Module,
-    backbone: Backbone,
-    world: WorldConfig,
-    scenes: Sequence[Scene],
-    images: Sequence[Image.Image] | None = None,
-    batch_size: int = 32,
-    max_new_tokens: int = 24,
-    seed: int = 0,
-) -> dict[str, Any]:
-    """Ask the stand-in questions greedily and rate the answers → {"metrics", "answers"}."""
-    images = list(images) if images is not None else [render_scene(s, world) for s in scenes]
-    by_id = {s.id: i for i, s in enumerate(scenes)}
-    questions = mmhal_questions(scenes, world, seed)
-    replies = generate_answers(
-        model,
-        backbone,
-        [images[by_id[q["scene_id"]]] for q in questions],
-        [q["question"] for q in questions],
-        batch_size,
-        max_new_tokens,
-    )
-    rated = [
-        {**q, "reply": r, **rate_answer(q, r, scenes[by_id[q["scene_id"]]], world)}
-        for q, r in zip(questions, replies, strict=True)
+def rate_replies(
+    questions: Sequence[dict], replies: Sequence[str], scenes: Sequence[Scene], world: WorldConfig
+) -> list[dict[str, Any]]:
+    """Each question with its reply and `rate_answer`'s verdict against its scene."""
+    by_id = {scene.id: scene for scene in scenes}
+    return [
+        {**q, "reply": reply, **rate_answer(q, reply, by_id[q["scene_id"]], world)}
+        for q, reply in zip(questions, replies, strict=True)
     ]
-    return {"metrics": score_mmhal(rated), "answers": rated}

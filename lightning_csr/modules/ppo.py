@@ -114,9 +114,6 @@ class PPOModule(L.LightningModule):
         if self.reference_mode == "ref_adapter":
             self.adapters.add(REF, copy_weights=True)
         self.adapters.restore_flags()
-        # peft's load_adapter(is_trainable=False) leaves the whole model in eval mode, where transformers
-        # skips gradient checkpointing; rollouts switch to eval mode themselves
-        self.policy.train()
 
     def setup(self, stage: str) -> None:
         datamodule = getattr(self.trainer, "datamodule", None) if self._trainer else None

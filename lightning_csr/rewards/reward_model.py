@@ -227,7 +227,11 @@ def load_reward_model(
     """Load a saved reward model as a frozen adapter `adapter` on a peft model; return (head, prompt)."""
     directory = Path(directory)
     head, prompt = _head_and_prompt(directory)
+    # peft's frozen load switches the whole model to eval mode (where transformers skips gradient
+    # checkpointing); the model being trained beside this adapter keeps its mode
+    training = model.training
     model.load_adapter(str(directory), adapter_name=adapter, is_trainable=False)
+    model.train(training)
     return head, prompt
 
 

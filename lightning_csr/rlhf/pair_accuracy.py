@@ -17,12 +17,14 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
+from torch.utils.data import DataLoader
 
 from lightning_csr.data.preference_dataset import PreferenceDataset
 from lightning_csr.data.records import PreferenceRecord, read_records
 from lightning_csr.data.rlhf import RewardPairCollator
 from lightning_csr.data.shapeworld import Scene, WorldConfig, mentioned_shapes
 from lightning_csr.data.shapeworld.prepare import read_scenes
+from lightning_csr.rewards.reward_model import read_reward_model, reward_scores
 
 KINDS = ("prior", "other", "recall")
 
@@ -47,13 +49,10 @@ def pair_wins(
     batch_size: int = 32,
 ) -> list[bool]:
     """For each pair, whether the reward model scores the chosen answer above the rejected one."""
-    from lightning_csr.rewards.reward_model import reward_scores
-
     wins: list[bool] = []
-    for start in range(0, len(dataset), batch_size):
-        items = [dataset[i] for i in range(start, min(start + batch_size, len(dataset)))]
-        rewards = reward_scores(model, head, collator.backbone, collator(items))
-        n = len(items)
+    for batch in DataLoader(dataset, batch_size=batch_size, collate_fn=collator):
+        rewards = reward_scores(model, head, collator.backbone, batch)
+        n = len(batch["ids"])
         wins += (rewards[:n] > rewards[n:]).tolist()
     return wins
 
@@ -70,7 +69,6 @@ def accuracy_by_kind(wins: Sequence[bool], kinds: Sequence[str]) -> dict[str, tu
 
 def main(argv: Sequence[str] | None = None) -> None:
     from lightning_csr.backbones import LlavaBackbone
-    from lightning_csr.rewards.reward_model import read_reward_model
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reward-model", required=True, help="a RewardModelModule export directory")

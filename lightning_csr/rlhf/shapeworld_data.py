@@ -196,12 +196,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     counts = write_rm_data(
         args.data,
         out,
-        args.n_train,
-        args.n_val,
-        args.model,
-        args.samples_per_scene,
-        args.seed,
-        args.pairs_per_scene,
+        n_train=args.n_train,
+        n_val=args.n_val,
+        model_dir=args.model,
+        samples_per_scene=args.samples_per_scene,
+        seed=args.seed,
+        pairs_per_scene=args.pairs_per_scene,
     )
     counts["ppo_prompts"] = write_ppo_prompts(args.data, out / "ppo_prompts.jsonl", skip=args.n_train)
     print(json.dumps(counts))
