@@ -71,24 +71,34 @@ def load_run(config_path: str | Path, overrides: Sequence[str] = ()) -> CSRCli:
 
 
 def export_main(argv: Sequence[str]) -> None:
-    """`lightning-csr export --config RUN/config.yaml --ckpt_path CKPT --out DIR`."""
+    """`lightning-csr export --run RUN_DIR --out DIR` (or `--config CONFIG --ckpt_path CKPT`)."""
+    from lightning_csr.evaluation.model_loading import find_checkpoint, find_run_config
     from lightning_csr.export import export_policy
 
     parser = argparse.ArgumentParser(prog="lightning-csr export", description=export_main.__doc__)
-    parser.add_argument("--config", required=True, help="the run's saved config.yaml")
+    parser.add_argument("--run", default=None, help="a run directory: its saved config and its last.ckpt")
+    parser.add_argument("--config", default=None, help="a saved LightningCLI config.yaml (instead of --run)")
     parser.add_argument("--ckpt_path", default=None, help="checkpoint with the trained weights")
     parser.add_argument("--out", required=True, help="output directory (adapter/ and merged/)")
     parser.add_argument("--no-merge", action="store_true", help="write the adapter only")
     args = parser.parse_args(argv)
-    module = load_run(args.config).model
+    if (args.run is None) == (args.config is None):
+        parser.error("give either --run RUN_DIR or --config CONFIG")
+    config, ckpt_path = args.config, args.ckpt_path
+    if args.run is not None:
+        run = Path(args.run)
+        config = find_run_config(run)
+        ckpt_path = ckpt_path or find_checkpoint(run)
+    module = load_run(config).model
     module.configure_model()
-    if args.ckpt_path:
-        state = torch.load(args.ckpt_path, map_location="cpu", weights_only=False)["state_dict"]
+    if ckpt_path:
+        state = torch.load(ckpt_path, map_location="cpu", weights_only=False)["state_dict"]
         missing = set(state) - set(module.state_dict())
         if missing:
-            raise KeyError(f"{args.ckpt_path}: keys not in the model: {sorted(missing)[:5]}")
+            raise KeyError(f"{ckpt_path}: keys not in the model: {sorted(missing)[:5]}")
         module.load_state_dict(state, strict=False)
     written = export_policy(module, args.out, merge=not args.no_merge)
+    print(f"exported {ckpt_path or 'the initial weights'} of {config}")
     for kind, path in written.items():
         print(f"{kind}: {path}")
 

@@ -21,7 +21,7 @@ import yaml
 from lightning_csr.data.records import atomic_write_text
 from lightning_csr.method_comparison_report import bar_chart, evaluate, markdown_table
 
-METHODS = ("base", "dpo", "povid", "tpo", "csr")
+METHODS = ("base", "dpo", "povid", "tpo", "tpo_detached", "csr")
 
 
 @dataclass
@@ -121,8 +121,11 @@ def pair_module(method: str, config: ComparisonConfig) -> Any:
     corruption = CorruptionSettings(step=config.corruption_step, seed=config.seed)
     if method == "dpo":
         return PreferenceModule(backbone, **common)
-    if method == "tpo":
-        return TPOModule(backbone, corruption=corruption, margin=config.tpo_margin, **common)
+    if method in ("tpo", "tpo_detached"):  # detached: token weights as constants (DPO with a margin)
+        detach = method == "tpo_detached"
+        return TPOModule(
+            backbone, corruption=corruption, margin=config.tpo_margin, detach_weights=detach, **common
+        )
     return POVIDModule(
         backbone,
         noise_start_epoch=config.povid_noise_start_epoch,
@@ -171,7 +174,6 @@ def train_csr(config: ComparisonConfig, out: Path) -> Any:
                 image_root=config.data_dir,
                 num_prompts=config.num_prompts,
                 run_dir=str(out / "csr"),
-                checkpoint_before_generation=False,
             )
         if name in ("PreferenceRegenerationCallback", "ReferenceSyncCallback"):
             callbacks.append(callback)

@@ -182,9 +182,14 @@ class Backbone:
         token = getattr(self.processor, "image_token", None) or "<image>"
         return self.tokenizer.convert_tokens_to_ids(token)
 
-    def response_ids(self, response: str) -> list[int]:
-        """Token ids of a response followed by the end-of-turn token."""
-        return self.tokenizer(response, add_special_tokens=False)["input_ids"] + [self.end_of_turn_id]
+    def response_ids(self, response: str, token_ids: Sequence[int] | None = None) -> list[int]:
+        """Token ids of a response (its text tokenised, or `token_ids` as sampled) and one end-of-turn token."""
+        if token_ids is None:
+            return self.tokenizer(response, add_special_tokens=False)["input_ids"] + [self.end_of_turn_id]
+        ids = [int(t) for t in token_ids]
+        if ids and ids[-1] in {self.end_of_turn_id, self.tokenizer.eos_token_id}:
+            ids.pop()  # an answer that ended itself; a capped one has no end token
+        return ids + [self.end_of_turn_id]
 
     def prompt_batch(self, images: Sequence[Image.Image], prompts: Sequence[str]) -> dict[str, torch.Tensor]:
         """Left-padded prompts (with images) ready for generation."""
@@ -208,17 +213,22 @@ class Backbone:
         prompts: Sequence[str],
         responses: Sequence[str],
         ids: Sequence[str] | None = None,
+        response_token_ids: Sequence[Sequence[int] | None] | None = None,
     ) -> dict[str, torch.Tensor]:
-        """Right-padded (image, prompt, response) batch with a completion mask; never truncates."""
+        """Right-padded (image, prompt, response) batch with a completion mask; never truncates.
+
+        A row's `response_token_ids`, when given, are the response's tokens as sampled; they replace its text.
+        """
         enc = self.prompt_batch(images, prompts)
         mask = enc.pop("attention_mask")
         prompt_ids = enc.pop("input_ids")
         token_inputs = {k: enc.pop(k) for k in list(enc) if k in self.token_level_inputs}
         rows, extras = [], {k: [] for k in token_inputs}
         forbidden = {self.image_token_id, self.tokenizer.pad_token_id}
-        for i, response in enumerate(responses):
+        sampled = [None] * len(responses) if response_token_ids is None else response_token_ids
+        for i, (response, token_ids) in enumerate(zip(responses, sampled, strict=True)):
             keep = mask[i].bool()
-            r_ids = self.response_ids(response)
+            r_ids = self.response_ids(response, token_ids)
             if forbidden & set(r_ids[:-1]):
                 name = ids[i] if ids else f"#{i}"
                 raise ImageTokenMismatchError(

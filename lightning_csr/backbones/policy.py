@@ -41,7 +41,7 @@ def build_policy(backbone: Backbone, model: torch.nn.Module | None = None) -> to
         )
         model = get_peft_model(model, config)
     if backbone.gradient_checkpointing:
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
         if backbone.lora is not None:
             model.enable_input_require_grads()
     disable_dropout(model)

@@ -8,11 +8,12 @@ from typing import Any
 
 import lightning as L
 
+from lightning_csr.callbacks.iteration import IterationEvaluator
 from lightning_csr.data.records import atomic_write_text
 from lightning_csr.evaluation.benchmarks import BenchmarkOptions
 
 
-class EvaluationCallback(L.Callback):
+class EvaluationCallback(IterationEvaluator):
     """Evaluates the policy at fit start (iteration 0) and after every `every_n_epochs` epochs (iteration = epochs done).
 
     Writes `<run_dir>/iterations/<k>/eval_<benchmark>.json` (metrics and details; read back by the runner's
@@ -45,7 +46,12 @@ class EvaluationCallback(L.Callback):
     def name(self) -> str:
         return self.options.benchmark
 
+    @property
+    def state_key(self) -> str:
+        return self._generate_state_key(benchmark=self.name)
+
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        super().setup(trainer, pl_module, stage)
         if self.run_dir is None:
             self.run_dir = Path(trainer.default_root_dir)
 
@@ -66,19 +72,15 @@ class EvaluationCallback(L.Callback):
         self.results[iteration] = result["metrics"]
         return result["metrics"]
 
-    def _log(self, pl_module: L.LightningModule, metrics: dict[str, Any]) -> None:
+    def due(self, trainer: L.Trainer, iteration: int) -> bool:
+        if iteration == 0:
+            return self.evaluate_at_start
+        last = trainer.max_epochs is not None and iteration >= trainer.max_epochs
+        return iteration % self.every_n_epochs == 0 or last
+
+    def log_metrics(self, pl_module: L.LightningModule, metrics: dict[str, Any]) -> None:
         numbers = {
             f"eval/{self.name}/{k}": float(v) for k, v in metrics.items() if isinstance(v, int | float)
         }
-        if numbers and pl_module._trainer is not None and pl_module.trainer.training:
+        if numbers:
             pl_module.log_dict(numbers, rank_zero_only=True)
-
-    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if self.evaluate_at_start and trainer.is_global_zero:
-            self.evaluate(pl_module, 0)
-
-    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        done = trainer.current_epoch + 1
-        last = trainer.max_epochs is not None and done >= trainer.max_epochs
-        if (done % self.every_n_epochs == 0 or last) and trainer.is_global_zero:
-            self._log(pl_module, self.evaluate(pl_module, done))

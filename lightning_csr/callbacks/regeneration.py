@@ -18,16 +18,58 @@ from typing import Any
 import lightning as L
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from lightning_csr.callbacks.iteration import IterationState, finish_iteration
+from lightning_csr.callbacks.latest_checkpoint import LatestCheckpoint
 from lightning_csr.callbacks.reference_sync import ReferenceSyncCallback
 from lightning_csr.data.preference_dataset import load_image
 from lightning_csr.data.prompts import PromptRecord, read_prompts
+from lightning_csr.data.provenance import ProducerStamp, settings_digest
 from lightning_csr.data.records import PreferenceRecord, atomic_write_text, write_records
 
 log = logging.getLogger(__name__)
 
 
-class PreferenceRegenerationCallback(L.Callback):
+def check_iterative_trainer(trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+    """Refuse, before anything runs, the settings under which iterations would silently train on stale pairs."""
+    problems = []
+    if trainer.max_epochs is None or trainer.max_epochs < 1:
+        problems.append(
+            "set trainer.max_epochs to the number of iterations (one epoch is one iteration; with max_steps "
+            "alone the pairs are never regenerated)"
+        )
+    if trainer.reload_dataloaders_every_n_epochs != 1:
+        problems.append(
+            "set trainer.reload_dataloaders_every_n_epochs: 1 (each iteration trains on its own pairs)"
+        )
+    if not any(isinstance(c, ReferenceSyncCallback) for c in trainer.callbacks):
+        problems.append(
+            "add lightning_csr.callbacks.ReferenceSyncCallback (iteration k+1's reference is the policy after k)"
+        )
+    reference = getattr(pl_module, "reference", None)
+    lora = getattr(getattr(pl_module, "backbone", None), "lora", None)
+    mode = getattr(reference, "mode", None)
+    if mode == "adapter_off" or (mode == "auto" and lora is not None):
+        problems.append(
+            "set model.init_args.reference: ref_adapter (LoRA) or copy, which can follow the policy"
+        )
+    if any(
+        getattr(c, "save_last", False) and not isinstance(c, LatestCheckpoint)
+        for c in trainer.checkpoint_callbacks
+    ):
+        problems.append(
+            "checkpoint with lightning_csr.callbacks.LatestCheckpoint instead of ModelCheckpoint(save_last=...), "
+            "so that last.ckpt is written at the end of every iteration and always names the latest state"
+        )
+    if problems:
+        raise ValueError("PreferenceRegenerationCallback: " + "; ".join(problems))
+
+
+class PreferenceRegenerationCallback(IterationState):
     """Writes `<run_dir>/iterations/<k>/pairs.jsonl` with the current policy and points the DataModule at it.
+
+    At the end of iteration k it syncs the reference, writes `last.ckpt` (`IterationCheckpoint`), evaluates
+    (`IterationEvaluator` callbacks) and then generates iteration k+1's pairs, in that order whatever the order
+    of the callbacks, so that a kill at any point resumes with the same command and redoes nothing finished.
 
     Args:
         prompts_file: JSONL `{id, image, prompt}` (the same prompts every iteration, as in CSR).
@@ -35,8 +77,6 @@ class PreferenceRegenerationCallback(L.Callback):
         num_prompts: use only the first N prompts.
         batch_size: prompts per generation batch (= per shard).
         run_dir: where iterations are written (default: the trainer's `default_root_dir`).
-        checkpoint_before_generation: save `last.ckpt` before generating, so a kill during generation
-            resumes from the finished epoch instead of training it again.
     """
 
     def __init__(
@@ -46,47 +86,42 @@ class PreferenceRegenerationCallback(L.Callback):
         num_prompts: int | None = None,
         batch_size: int = 8,
         run_dir: str | None = None,
-        checkpoint_before_generation: bool = True,
     ) -> None:
         self.prompts_file = Path(prompts_file)
         self.image_root = Path(image_root) if image_root else self.prompts_file.parent
         self.num_prompts = num_prompts
         self.batch_size = batch_size
         self.run_dir = Path(run_dir) if run_dir else None
-        self.checkpoint_before_generation = checkpoint_before_generation
         self.prompts: list[PromptRecord] = []
         self.history: dict[int, dict[str, Any]] = {}
-        self.completed_epochs = 0  # restored from checkpoints (before on_fit_start, unlike the loop state)
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"completed_epochs": self.completed_epochs}
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        self.completed_epochs = int(state_dict["completed_epochs"])
 
     # ------------------------------------------------------------------ hooks
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
+        super().setup(trainer, pl_module, stage)
+        if stage != "fit":
+            return
+        check_iterative_trainer(trainer, pl_module)
         self.prompts = read_prompts(self.prompts_file, self.num_prompts)
         if self.run_dir is None:
             self.run_dir = Path(trainer.default_root_dir)
-        pl_module.pairs_per_iteration = len(self.prompts)
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self.prepare_iteration(trainer, pl_module, self.completed_epochs + 1)
+        done = self.resumed_epochs
+        finish_iteration(trainer, pl_module, done, at_epoch_end=False)  # a kill may have cut it short
+        if done < trainer.max_epochs:
+            self.prepare_iteration(trainer, pl_module, done + 1)
+        else:  # a finished run: Lightning still builds a dataloader before it sees there is nothing to do
+            self.point_datamodule(trainer, self.iteration_dir(done))
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self.completed_epochs = trainer.current_epoch + 1
-        if self.completed_epochs >= (trainer.max_epochs or 0) or trainer.should_stop:
-            return
+        done = trainer.current_epoch + 1
         for callback in trainer.callbacks:
             if isinstance(callback, ReferenceSyncCallback):
                 callback.ensure_synced(trainer, pl_module)
-        if self.checkpoint_before_generation and trainer.checkpoint_callback is not None:
-            dirpath = trainer.checkpoint_callback.dirpath or str(self.run_dir / "checkpoints")
-            trainer.save_checkpoint(Path(dirpath) / "last.ckpt")
-        self.prepare_iteration(trainer, pl_module, self.completed_epochs + 1)
-        if getattr(pl_module, "reset_optimizer", False):
-            trainer.strategy.setup_optimizers(trainer)
+        finish_iteration(trainer, pl_module, done, at_epoch_end=True)
+        stopping = trainer.should_stop or 0 < trainer.max_steps <= trainer.global_step
+        if done < trainer.max_epochs and not stopping:
+            self.prepare_iteration(trainer, pl_module, done + 1)
 
     # ------------------------------------------------------------ generation
     def iteration_dir(self, iteration: int) -> Path:
@@ -95,12 +130,32 @@ class PreferenceRegenerationCallback(L.Callback):
     def prepare_iteration(self, trainer: L.Trainer, pl_module: L.LightningModule, iteration: int) -> None:
         """Make sure the pairs of `iteration` exist (resuming from shards), then train on them."""
         directory = self.iteration_dir(iteration)
+        self.claim(pl_module, iteration, directory)
         if not (directory / "pairs.jsonl").is_file():
             self.generate(pl_module, iteration, directory)
         self.history[iteration] = json.loads((directory / "stats.json").read_text())
-        datamodule = trainer.datamodule
-        datamodule.image_root = str(self.image_root)
-        datamodule.set_data_dir(directory)
+        self.point_datamodule(trainer, directory)
+
+    def point_datamodule(self, trainer: L.Trainer, directory: Path) -> None:
+        """Train on `<directory>/pairs.jsonl` from the next dataloader on."""
+        trainer.datamodule.image_root = str(self.image_root)
+        trainer.datamodule.set_data_dir(directory)
+
+    def claim(self, pl_module: L.LightningModule, iteration: int, directory: Path) -> None:
+        """Stamp the iteration directory with what generates its pairs, or check the stamp it has."""
+        identity = {
+            **pl_module.generation_identity(),
+            "iteration": iteration,
+            "prompts": [vars(p) for p in self.prompts],
+            "image_root": str(self.image_root),
+            "batch_size": self.batch_size,
+        }
+        stamp = ProducerStamp(
+            directory,
+            "CSR pairs",
+            "delete that iteration directory (or use another trainer.default_root_dir) to start it fresh",
+        )
+        stamp.claim(settings_digest(identity), {k: v for k, v in identity.items() if k != "prompts"})
 
     def generate(self, pl_module: L.LightningModule, iteration: int, directory: Path) -> None:
         shards = directory / "shards"

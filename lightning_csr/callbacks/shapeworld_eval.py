@@ -11,6 +11,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from lightning_csr.callbacks.iteration import IterationEvaluator
 from lightning_csr.data.records import atomic_write_text
 
 COLUMNS = {
@@ -24,7 +25,7 @@ COLUMNS = {
 }
 
 
-class ShapeWorldEvalCallback(L.Callback):
+class ShapeWorldEvalCallback(IterationEvaluator):
     """Evaluates the policy on `num_scenes` held-out scenes at fit start (iteration 0) and after each epoch.
 
     Writes `<run_dir>/iterations/<k>/eval.json`, logs `shapeworld/<metric>`, and prints a per-iteration table
@@ -52,6 +53,7 @@ class ShapeWorldEvalCallback(L.Callback):
         from lightning_csr.data.shapeworld import WorldConfig
         from lightning_csr.data.shapeworld.prepare import load_images, read_scenes
 
+        super().setup(trainer, pl_module, stage)
         if self.run_dir is None:
             self.run_dir = Path(trainer.default_root_dir)
         self.world = WorldConfig.load(self.data_dir / "world.json")
@@ -78,11 +80,7 @@ class ShapeWorldEvalCallback(L.Callback):
         atomic_write_text(path, json.dumps(result, indent=1))
         return result["metrics"]
 
-    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self.evaluate(pl_module, 0)
-
-    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        metrics = self.evaluate(pl_module, trainer.current_epoch + 1)
+    def log_metrics(self, pl_module: L.LightningModule, metrics: dict[str, Any]) -> None:
         pl_module.log_dict({f"shapeworld/{k}": v for k, v in metrics.items() if k in COLUMNS})
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:

@@ -6,12 +6,12 @@ import logging
 from pathlib import Path
 
 import lightning as L
-import torch
 from torch.utils.data import DataLoader
 
 from lightning_csr.backbones.base import Backbone
 from lightning_csr.data.preference_dataset import PreferenceCollator, PreferenceDataset, sequence_lengths
 from lightning_csr.data.records import PreferenceRecord, file_digest, read_records
+from lightning_csr.data.sampling import EpochShuffle, serving_epoch
 
 log = logging.getLogger(__name__)
 
@@ -124,12 +124,11 @@ class PreferenceDataModule(L.LightningDataModule):
             raise RuntimeError("PreferenceDataModule.connect(backbone) must run before dataloaders are built")
         if len(dataset) == 0:
             raise ValueError("no preference pairs left to train on (all dropped or empty file)")
-        epoch = self.trainer.current_epoch if self.trainer is not None else 0
+        sampler = EpochShuffle(len(dataset), self.seed, serving_epoch(self.trainer)) if shuffle else None
         return DataLoader(
             dataset,
             batch_size=self.batch_size,
-            shuffle=shuffle,
-            generator=torch.Generator().manual_seed(self.seed + epoch) if shuffle else None,
+            sampler=sampler,
             num_workers=self.num_workers,
             collate_fn=PreferenceCollator(self.backbone),
         )

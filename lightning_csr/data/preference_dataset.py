@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 
 from lightning_csr.backbones.base import Backbone
-from lightning_csr.data.records import PreferenceRecord
+from lightning_csr.data.records import PreferenceRecord, tokenizer_fingerprint
 
 
 def load_image(root: Path, relative: str, record_id: str) -> Image.Image:
@@ -41,8 +42,36 @@ class PreferenceDataset(Dataset):
         return {"record": record, "image": load_image(self.image_root, record.image, record.id)}
 
 
+def sampled_response_ids(record: PreferenceRecord, side: str, tokenizer) -> list[int] | None:
+    """The `chosen`/`rejected` token ids as sampled (`meta[side + "_ids"]`), or None to tokenise the text.
+
+    Stored ids are used only when they were made by this tokenizer (same `tokenizer_fingerprint` in the meta) and
+    still decode to the record's text (a record whose text was edited later trains on its text).
+    """
+    token_ids = record.meta.get(f"{side}_ids")
+    if token_ids is None or record.meta.get("tokenizer_fingerprint") != tokenizer_fingerprint(tokenizer):
+        return None
+    size = len(tokenizer)
+    if not isinstance(token_ids, list) or not all(isinstance(t, int) and 0 <= t < size for t in token_ids):
+        raise ValueError(
+            f"record {record.id!r}: meta field '{side}_ids' must be a list of token ids below {size}; "
+            "fix or remove it to train on the text"
+        )
+    if tokenizer.decode(token_ids, skip_special_tokens=True).strip() != getattr(record, side):
+        warnings.warn(
+            "stored token ids that no longer decode to their record's text: training on the text",
+            stacklevel=2,
+        )
+        return None
+    return token_ids
+
+
 class PreferenceCollator:
-    """Concatenates chosen and rejected of a batch into one [2B, T] batch with images repeated."""
+    """Concatenates chosen and rejected of a batch into one [2B, T] batch with images repeated.
+
+    Responses are the token ids the policy sampled when the record holds them for this tokenizer (CSR's pairs),
+    otherwise their tokenised text.
+    """
 
     def __init__(self, backbone: Backbone) -> None:
         self.backbone = backbone
@@ -51,11 +80,15 @@ class PreferenceCollator:
         records = [item["record"] for item in items]
         images = [item["image"] for item in items]
         ids = [r.id for r in records]
+        tokenizer = self.backbone.tokenizer
         batch = self.backbone.collate(
             images * 2,
             [r.prompt for r in records] * 2,
             [r.chosen for r in records] + [r.rejected for r in records],
             ids=ids + ids,
+            response_token_ids=[
+                sampled_response_ids(r, side, tokenizer) for side in ("chosen", "rejected") for r in records
+            ],
         )
         self.backbone.check_image_tokens(batch, ids + ids)
         batch["ids"] = ids

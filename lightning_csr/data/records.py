@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tempfile
 import warnings
+import weakref
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -45,6 +47,24 @@ def strip_image_tag(text: str) -> str:
     return text.replace("<image>\n", "").replace("\n<image>", "").replace("<image>", "").strip()
 
 
+# LLaVA's conversation wrappers, as CSR's released pairs hold them in the human turn (the full templated prompt):
+# an optional Vicuna v1 system prompt ("user" or "human"), then `USER: <question> ASSISTANT:`.
+_LLAVA_SYSTEM = (
+    r"A chat between a curious (?:user|human) and an artificial intelligence assistant\.\s*"
+    r"The assistant gives helpful, detailed, and polite answers to the (?:user|human)'s questions\."
+)
+_LLAVA_WRAPPED = re.compile(
+    rf"\s*(?:{_LLAVA_SYSTEM})?\s*USER:\s*(?P<question>.*?)\s*(?:ASSISTANT:)?\s*", re.DOTALL
+)
+
+
+def llava_question(text: str) -> str:
+    """The user question of a LLaVA human turn, without `<image>` and without a v1 template wrapped around it."""
+    text = strip_image_tag(text)
+    wrapped = _LLAVA_WRAPPED.fullmatch(text)
+    return wrapped["question"] if wrapped else text
+
+
 def _message_text(message: Any) -> str:
     """Text of a TRL/HF chat message whose content is a string or a list of typed blocks."""
     content = message["content"] if isinstance(message, dict) else message
@@ -64,7 +84,7 @@ def parse_record(obj: dict[str, Any], where: str, index: int) -> PreferenceRecor
     try:
         if "conversations" in obj:  # LLaVA-style (CSR, POVID releases)
             conv, rejected_conv = obj["conversations"], obj["rejected_conversations"]
-            prompt = strip_image_tag(next(t["value"] for t in conv if t["from"] == "human"))
+            prompt = llava_question(next(t["value"] for t in conv if t["from"] == "human"))
             chosen = next(t["value"] for t in reversed(conv) if t["from"] == "gpt")
             rejected = next(t["value"] for t in reversed(rejected_conv) if t["from"] == "gpt")
             image = obj["image"]
@@ -151,6 +171,22 @@ def atomic_write_text(path: str | Path, text: str) -> None:
 def write_records(path: str | Path, records: Iterable[PreferenceRecord]) -> None:
     """Write records as JSONL atomically."""
     atomic_write_text(path, "".join(r.to_json() + "\n" for r in records))
+
+
+_FINGERPRINTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def tokenizer_fingerprint(tokenizer) -> str:
+    """Short digest of a tokenizer's vocabulary and special-token ids (stored token ids are valid only under it)."""
+    size = len(tokenizer)
+    cached = _FINGERPRINTS.get(tokenizer)
+    if cached is not None and cached[0] == size:  # recomputed when tokens were added since
+        return cached[1]
+    specials = [getattr(tokenizer, f"{name}_token_id", None) for name in ("bos", "eos", "pad", "unk")]
+    payload = json.dumps([sorted(tokenizer.get_vocab().items()), specials, sorted(tokenizer.all_special_ids)])
+    digest = hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
+    _FINGERPRINTS[tokenizer] = (size, digest)
+    return digest
 
 
 def file_digest(path: str | Path) -> str:

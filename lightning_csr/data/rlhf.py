@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
-import torch
 from torch.utils.data import DataLoader, Dataset
 
 from lightning_csr.backbones.base import Backbone
 from lightning_csr.data.datamodule import PreferenceDataModule
 from lightning_csr.data.preference_dataset import PreferenceDataset, load_image
 from lightning_csr.data.records import RecordError, iter_json_objects
+from lightning_csr.data.sampling import EpochShuffle, serving_epoch
 from lightning_csr.rewards.reward_model import RewardPrompt, reward_inputs
 
 
@@ -58,7 +58,7 @@ class RewardPairDataModule(PreferenceDataModule):
 
     def _loader(self, dataset: PreferenceDataset, shuffle: bool) -> DataLoader:
         loader = super()._loader(dataset, shuffle)
-        epoch = self.trainer.current_epoch if self.trainer is not None and shuffle else 0
+        epoch = serving_epoch(self.trainer) if shuffle else 0
         loader.collate_fn = RewardPairCollator(self.backbone, self.reward_prompt, epoch)
         return loader
 
@@ -157,13 +157,12 @@ class RLPromptDataModule(L.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         prompts = read_rl_prompts(self.train_file, self.limit)
         root = self.image_root or str(Path(self.train_file).parent)
-        epoch = self.trainer.current_epoch if self.trainer is not None else 0
+        epoch = serving_epoch(self.trainer)
         return DataLoader(
             RLPromptDataset(prompts, root),
             batch_size=self.rollout_batch_size,
-            shuffle=True,
+            sampler=EpochShuffle(len(prompts), self.seed, epoch),
             drop_last=True,
-            generator=torch.Generator().manual_seed(self.seed + epoch),
             num_workers=self.num_workers,
             collate_fn=collate_prompts,
         )

@@ -71,14 +71,14 @@ class CachedRows(_Rows):
             self.next_logits = self._forward(
                 input_ids,
                 first=True,
-                past_key_values=growing_cache(model.config),
+                cache=growing_cache(model.config),
                 attention_mask=self.attention_mask,
                 position_ids=self.position_ids,
                 use_cache=True,
                 **self.token_inputs,
                 **self.image_inputs,
             )
-        self.cache = self._last_output.past_key_values
+        self.cache = self._last_output.cache
         self._last_output = None
 
     def select(self, rows: torch.Tensor) -> None:
@@ -105,13 +105,13 @@ class CachedRows(_Rows):
             logits = self._forward(
                 tokens.to(self.device)[:, None],
                 first=False,
-                past_key_values=self.cache,
+                cache=self.cache,
                 attention_mask=self.attention_mask,
                 position_ids=self.position_ids,
                 use_cache=True,
                 **self.token_inputs,
             )
-        self.cache = self._last_output.past_key_values
+        self.cache = self._last_output.cache
         self._last_output = None
         self.next_logits = torch.where(advance[:, None], logits, self.next_logits)
 

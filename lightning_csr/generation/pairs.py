@@ -9,7 +9,7 @@ from typing import Any
 import torch
 from PIL import Image
 
-from lightning_csr.data.records import PreferenceRecord
+from lightning_csr.data.records import PreferenceRecord, tokenizer_fingerprint
 from lightning_csr.generation.search import ImageScorer, sentence_text
 from lightning_csr.generation.tree import SearchTree, SentenceNode
 from lightning_csr.rewards.calibrated import RewardConfig, SentenceScore, path_score, score_sentences
@@ -83,6 +83,7 @@ def curate_pairs(
     if image_scorer is None and reward.lam > 0:
         raise ValueError(f"lam={reward.lam} needs an image_scorer for R_I")
     curation = Curation(records=[])
+    fingerprint = tokenizer_fingerprint(tokenizer)  # the stored ids are valid only for this tokenizer
     for tree, image, image_ref, record_id in zip(trees, images, image_refs, ids, strict=True):
         r_image = image_relevance(tree, tokenizer, image_scorer, image)
         scores = score_sentences(tree.nodes, r_image, reward)
@@ -115,6 +116,7 @@ def curate_pairs(
             "reward": asdict(reward),
             "chosen_ids": chosen_ids,
             "rejected_ids": rejected_ids,
+            "tokenizer_fingerprint": fingerprint,
             "chosen_score": best[0],
             "rejected_score": worst[0],
             "margin": margin,

@@ -7,6 +7,8 @@
 * Visual-aware sequence log-prob (Eq. 10): ``LP(y) = Σ_i mask_i·(log π(y_i) + log c_i)``, computed for the
   policy and the reference with their own weights; plain sigmoid DPO on LP gives the TPO loss. At s = 0,
   a = 0.5 gives c = 1, so TPO equals DPO exactly.
+* Gradients flow through log c (the released code does not detach it). Detached, Σ log c is a constant margin
+  inside the sigmoid and every token's gradient is DPO's.
 """
 
 from __future__ import annotations
@@ -29,12 +31,12 @@ def tpo_token_weights(scores: Tensor, chosen: bool, margin: float = 0.5) -> Tens
 
 
 def weighted_sequence_logps(
-    token_logps: Tensor, token_weights: Tensor, mask: Tensor, detach_weights: bool = True
+    token_logps: Tensor, token_weights: Tensor, mask: Tensor, detach_weights: bool = False
 ) -> Tensor:
     """Visual-aware log-prob Σ_i mask_i·(log p_i + log c_i) over the last dimension ([B, T] → [B]).
 
-    ``detach_weights=False`` lets gradients flow through log c as in the released code (which also
-    back-propagates through the corrupted-image forward pass); the default treats c as a reward.
+    By default gradients flow through log c as in the released code (which also back-propagates through the
+    corrupted-image forward pass); ``detach_weights=True`` treats c as a constant (DPO with a margin).
     """
     if detach_weights:
         token_weights = token_weights.detach()

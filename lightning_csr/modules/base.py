@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import math
 from typing import Any
 
 import lightning as L
@@ -42,6 +43,8 @@ class PolicyModule(L.LightningModule):
         self.scheduler_factory = scheduler
         self.policy: torch.nn.Module | None = None
         self.strict_loading = False
+        self.optimizer_phase: int | None = None  # the phase the current optimizer and schedule belong to
+        self.phase_steps: int | None = None
 
     # ------------------------------------------------------------- model
     def configure_model(self) -> None:
@@ -112,12 +115,41 @@ class PolicyModule(L.LightningModule):
         if not params:
             raise ValueError("no trainable parameters: check backbone.lora / train_projector")
         optimizer = self.optimizer_factory(params)
-        total = self.total_training_steps()
+        total = self.phase_steps if self.phase_steps is not None else self.total_training_steps()
         scheduler = self.scheduler_factory(optimizer, total)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     def total_training_steps(self) -> int:
         return max(int(self.trainer.estimated_stepping_batches), 1)
+
+    def schedule_phase(self, epoch: int) -> int | None:
+        """The optimisation phase of an epoch: each phase starts a fresh optimizer and schedule sized to it.
+
+        None (the default) means one optimizer and schedule for the whole run, built at the start.
+        """
+        return None
+
+    def phase_epochs(self, phase: int) -> int:
+        """Epochs in a phase (only asked when `schedule_phase` returns phases)."""
+        raise NotImplementedError
+
+    def on_train_epoch_start(self) -> None:
+        """Start a fresh optimizer and schedule when this epoch opens a phase the optimizer is not on yet.
+
+        A resumed run restores `optimizer_phase` with the optimizer, so a phase is never restarted twice; the
+        step count is measured on the epoch's own dataloader (e.g. the pairs this iteration really kept).
+        """
+        phase = self.schedule_phase(self.current_epoch)
+        if phase is None or phase == self.optimizer_phase:
+            return
+        trainer = self.trainer
+        per_epoch = math.ceil(trainer.num_training_batches / trainer.accumulate_grad_batches)
+        steps = per_epoch * self.phase_epochs(phase)
+        if trainer.max_steps is not None and trainer.max_steps > 0:
+            steps = min(steps, trainer.max_steps - self.global_step)
+        self.phase_steps = max(int(steps), 1)
+        trainer.strategy.setup_optimizers(trainer)
+        self.optimizer_phase = phase
 
     def log_step(
         self, loss: torch.Tensor, metrics: dict[str, torch.Tensor], stage: str, batch_size: int
@@ -135,16 +167,18 @@ class PolicyModule(L.LightningModule):
 
     # ---------------------------------------------------------- checkpoints
     def checkpoint_keys(self) -> set[str]:
-        """State-dict keys a checkpoint keeps: trainable parameters and the frozen `ref` adapter."""
-        keys = set()
-        for name, param in self.named_parameters():
-            if param.requires_grad or ".ref." in name:
-                keys.add(name)
+        """State-dict keys a checkpoint keeps: trainable parameters, the frozen `ref` adapter and the frozen
+        reference copy (whole, as a synced copy differs from the initial model everywhere)."""
+        keys = {name for name, param in self.named_parameters() if param.requires_grad or ".ref." in name}
+        if self.reference.mode == "copy":
+            keys |= {f"reference_copy.{name}" for name in self.reference.copy_model.state_dict()}
         return keys
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         keep = self.checkpoint_keys()
         checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if k in keep}
+        checkpoint["optimizer_phase"] = self.optimizer_phase
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         self.configure_model()
+        self.optimizer_phase = checkpoint.get("optimizer_phase")

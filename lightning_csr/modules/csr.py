@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 from lightning.pytorch.cli import OptimizerCallable
 from PIL import Image
 
 from lightning_csr.backbones.base import Backbone
+from lightning_csr.data.provenance import tensors_digest
 from lightning_csr.generation.config import SearchConfig
 from lightning_csr.generation.pairs import Curation, curate_pairs
 from lightning_csr.generation.search import sentence_search
@@ -32,7 +33,9 @@ class CSRModule(PreferenceModule):
         clip_model: a Hugging Face CLIP checkpoint or directory for R_I (None only with `reward.lam == 0`).
         min_margin: pairs whose chosen/rejected score margin is at most this are dropped.
         match_length: rejected = the worst answer at least as long (in sentences) as the chosen one.
-        reset_optimizer: fresh optimizer and schedule at every iteration (the paper trains each iteration anew).
+
+    Every iteration trains with a fresh optimizer and a schedule sized to the pairs it really kept (the paper
+    trains each iteration anew), also after a resume.
     """
 
     def __init__(
@@ -43,7 +46,6 @@ class CSRModule(PreferenceModule):
         clip_model: str | None = None,
         min_margin: float = 0.0,
         match_length: bool = False,
-        reset_optimizer: bool = True,
         loss: DPOLossConfig | None = None,
         reference: str = "ref_adapter",
         cache_reference: bool = False,
@@ -58,8 +60,6 @@ class CSRModule(PreferenceModule):
         self.clip_model = clip_model
         self.min_margin = min_margin
         self.match_length = match_length
-        self.reset_optimizer = reset_optimizer
-        self.pairs_per_iteration: int | None = None
         self._image_scorer = None
 
     @property
@@ -101,16 +101,27 @@ class CSRModule(PreferenceModule):
             self.match_length,
         )
 
+    def generation_identity(self) -> dict[str, Any]:
+        """What decides the pairs `generate_pairs` writes: settings, and the digests of every weight it uses."""
+        scorer = self.image_scorer
+        return {
+            "search": self.search,
+            "reward": self.reward,
+            "min_margin": self.min_margin,
+            "match_length": self.match_length,
+            "backbone": self.backbone.describe(),
+            "policy_weights": tensors_digest(self.policy.named_parameters()),
+            "clip_weights": tensors_digest(scorer.model.named_parameters()) if scorer is not None else None,
+        }
+
+    def schedule_phase(self, epoch: int) -> int:
+        """One optimisation phase per iteration (= epoch)."""
+        return epoch
+
+    def phase_epochs(self, phase: int) -> int:
+        return 1
+
     def total_training_steps(self) -> int:
-        """Steps of one iteration (the schedule restarts each iteration) or of the whole run."""
-        if self.pairs_per_iteration is None:
-            return super().total_training_steps()
-        trainer = self.trainer
-        batch_size = trainer.datamodule.batch_size
-        per_epoch = math.ceil(
-            math.ceil(self.pairs_per_iteration / batch_size) / trainer.accumulate_grad_batches
-        )
-        if trainer.max_steps and trainer.max_steps > 0:
-            per_epoch = min(per_epoch, trainer.max_steps)
-        epochs = 1 if self.reset_optimizer else max(trainer.max_epochs or 1, 1)
-        return max(per_epoch * epochs, 1)
+        """A placeholder: the pairs do not exist when Lightning first builds the optimizer; each iteration's
+        schedule is sized at its start from the pairs it kept (`on_train_epoch_start`)."""
+        return 1

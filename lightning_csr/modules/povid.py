@@ -57,6 +57,8 @@ class POVIDModule(PreferenceModule):
         reference_from_stage1: at the start of stage 2 make the reference the stage-1 policy (the released
             code merged stage 1 into the base and used it as reference); needs reference `ref_adapter`/`copy`.
         corruption: diffusion-noise settings of the corrupted image (released: t = 500 of 1000).
+        stage_schedules: each stage gets its own fresh optimizer, warm-up and cosine (the released code ran
+            stage 2 as a second job); False runs one schedule over both stages, leaving stage 2 in its tail.
         loss: only `beta` is used (POVID is sigmoid DPO).
     """
 
@@ -69,6 +71,7 @@ class POVIDModule(PreferenceModule):
         noise_source: str = "policy",
         reference_from_stage1: bool = False,
         corruption: CorruptionSettings | None = None,
+        stage_schedules: bool = True,
         reference: str = "auto",
         optimizer: OptimizerCallable = default_optimizer,
         scheduler: SchedulerCallable = WarmupCosine,
@@ -88,12 +91,30 @@ class POVIDModule(PreferenceModule):
         self.reference_from_stage1 = reference_from_stage1
         self.corruption = corruption or CorruptionSettings()
         self.corruptor = ImageCorruptor(self.corruption)
+        self.stage_schedules = stage_schedules
         self.reference_synced = False
 
     @property
     def stage(self) -> int:
         """1 before `noise_start_epoch`, 2 from it on."""
-        return 2 if self.current_epoch >= self.noise_start_epoch else 1
+        return self.stage_of(self.current_epoch)
+
+    def stage_of(self, epoch: int) -> int:
+        return 2 if epoch >= self.noise_start_epoch else 1
+
+    def schedule_phase(self, epoch: int) -> int | None:
+        """With `stage_schedules`, each stage is its own optimisation phase."""
+        return self.stage_of(epoch) if self.stage_schedules else None
+
+    def phase_epochs(self, phase: int) -> int:
+        max_epochs = self.trainer.max_epochs
+        if max_epochs is None or max_epochs < 1:
+            raise ValueError(
+                "POVIDModule.stage_schedules sizes each stage in epochs: set trainer.max_epochs "
+                "(stage 1 = the epochs before noise_start_epoch, stage 2 = the rest), or stage_schedules: false"
+            )
+        stage_one = min(self.noise_start_epoch, max_epochs)
+        return stage_one if phase == 1 else max_epochs - stage_one
 
     @torch.no_grad()
     def noise_triggered_ids(self, batch: dict[str, Any], n: int) -> Tensor:

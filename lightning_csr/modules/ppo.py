@@ -18,6 +18,8 @@ from lightning.pytorch.cli import OptimizerCallable
 
 from lightning_csr.backbones.base import Backbone
 from lightning_csr.backbones.policy import build_policy
+from lightning_csr.data.provenance import backbone_settings, model_files_digest
+from lightning_csr.data.records import tokenizer_fingerprint
 from lightning_csr.losses.ppo import masked_mean, ppo_policy_loss, ppo_value_loss
 from lightning_csr.modules.base import default_optimizer
 from lightning_csr.modules.schedules import Constant, SchedulerCallable
@@ -35,6 +37,7 @@ from lightning_csr.rlhf.rollout import (
     RolloutStore,
     merge_rollouts,
     response_token_lists,
+    rollout_producer,
     sample_responses,
     select_rows,
     texts,
@@ -56,7 +59,8 @@ class PPOModule(L.LightningModule):
             adapter and head (tests only).
         reference: `adapter_off` (the base model) or `ref_adapter` (a frozen copy of the initial policy).
         ppo: the PPO hyper-parameters. shaping: reward scaling and the optional shaping terms.
-        rollout_dir: where finished rollout chunks are saved (default `<trainer.default_root_dir>/rollouts`).
+        rollout_dir: where finished rollout chunks are saved (default `<trainer.default_root_dir>/rollouts`);
+            reused only when the same settings, prompts and weights made them, else a clear error.
         use_facts: give the reward model the prompts' facts (None: as the reward model was trained).
         seed: minibatch order and fact shuffling.
     """
@@ -127,8 +131,12 @@ class PPOModule(L.LightningModule):
 
     # ----------------------------------------------------------- rollouts
     def collect_rollout(self, batch: dict[str, list], iteration: int) -> dict[str, Any]:
-        """The rollout of one iteration: finished chunks from disk, missing chunks sampled and saved."""
+        """The rollout of one iteration: finished chunks from disk, missing chunks sampled and saved.
+
+        Stored chunks are reused only when the same settings, prompts and weights made them (else an error).
+        """
         size, store, parts = self.ppo.generation_batch_size, self.store, []
+        store.claim(iteration, *self.rollout_producer(batch))
         for chunk, start in enumerate(range(0, len(batch["prompts"]), size)):
             part = store.load(iteration, chunk)
             if part is None:
@@ -138,6 +146,21 @@ class PPOModule(L.LightningModule):
                 store.save(iteration, chunk, part)
             parts.append(part)
         return merge_rollouts(parts, self.pad_id)
+
+    def rollout_producer(self, batch: dict[str, list]) -> tuple[str, dict[str, Any]]:
+        """Digest of what makes this batch's rollout, with the weights (every adapter, heads) as they are now."""
+        settings = {
+            "ppo": self.ppo,
+            "reference": self.reference_mode,
+            "backbone": backbone_settings(self.backbone),
+            "tokenizer": tokenizer_fingerprint(self.backbone.tokenizer),
+            "reward_model": model_files_digest(self.reward_model_dir) or self.reward_model_dir,
+            "reward_prompt": self.reward_prompt,
+            "seed": self.seed,
+        }
+        keys = self.trainable_state_keys()
+        weights = ((n, p) for n, p in self.named_parameters() if n in keys)
+        return rollout_producer(settings, batch["prompts"], batch["images"], weights)
 
     @property
     def pad_id(self) -> int:

@@ -11,7 +11,7 @@ from lightning.pytorch.cli import OptimizerCallable
 from lightning_csr.backbones.base import Backbone
 from lightning_csr.losses.dpo import DPOLossConfig, preference_loss
 from lightning_csr.modules.base import PolicyModule, default_optimizer
-from lightning_csr.modules.reference_cache import ReferenceLogpCache
+from lightning_csr.modules.reference_cache import ReferenceLogpCache, cache_settings
 from lightning_csr.modules.schedules import SchedulerCallable, WarmupCosine
 
 log = logging.getLogger(__name__)
@@ -77,12 +77,14 @@ class PreferenceModule(PolicyModule):
         return self.reference_cache.lookup(batch["ids"], self.device)
 
     def on_train_epoch_start(self) -> None:
+        super().on_train_epoch_start()
         if not self.cache_reference:
             return
         datamodule = self.trainer.datamodule
         identity = self.reference.identity(self.policy, self.backbone.describe())
+        settings = cache_settings(self.backbone, datamodule, self.trainer.precision)
         self.reference_cache = ReferenceLogpCache.for_data(
-            datamodule.train_file, datamodule.train_digest, identity
+            datamodule.train_file, datamodule.train_digest, identity, settings
         )
         if not self.reference_cache.complete(datamodule.train_dataset().records):
             self.reference_cache.compute(self, datamodule.reference_dataloader())

@@ -1,4 +1,4 @@
-"""Reference log-probs computed once per dataset version and reference, stored beside the data."""
+"""Reference log-probs computed once per dataset version, reference and settings, stored beside the data."""
 
 from __future__ import annotations
 
@@ -6,14 +6,33 @@ import os
 import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 
-from lightning_csr.data.records import PreferenceRecord
+from lightning_csr.data.provenance import backbone_settings, settings_digest
+from lightning_csr.data.records import PreferenceRecord, tokenizer_fingerprint
 
 if TYPE_CHECKING:
+    from lightning_csr.backbones.base import Backbone
     from lightning_csr.modules.base import PolicyModule
+
+
+def cache_settings(backbone: Backbone, datamodule: Any, precision: str | None) -> dict[str, Any]:
+    """Besides the data file and the reference weights, what changes cached reference log-probs.
+
+    The backbone (class, dtype, quantisation, attention, model and processor files), the tokenizer, the
+    trainer's precision and the data module's collator-side settings (image root, length limit).
+    """
+    image_root = getattr(datamodule, "image_root", None) or Path(datamodule.train_file).parent
+    return {
+        "backbone": backbone_settings(backbone),
+        "tokenizer": tokenizer_fingerprint(backbone.tokenizer),
+        "precision": str(precision),
+        "image_root": str(Path(image_root).resolve()),
+        "max_length": getattr(datamodule, "max_length", None),
+        "on_too_long": getattr(datamodule, "on_too_long", None),
+    }
 
 
 class ReferenceLogpCache:
@@ -26,9 +45,12 @@ class ReferenceLogpCache:
             self.values = torch.load(path, weights_only=True)
 
     @classmethod
-    def for_data(cls, data_file: str, data_digest: str, reference_identity: str) -> ReferenceLogpCache:
-        name = f"ref_logps-{data_digest[:16]}-{reference_identity[:16]}.pt"
-        return cls(Path(data_file).parent / name)
+    def for_data(
+        cls, data_file: str, data_digest: str, reference_identity: str, settings: dict[str, Any]
+    ) -> ReferenceLogpCache:
+        """The cache of this data version under this reference and these settings (`cache_settings`)."""
+        key = settings_digest({"reference": reference_identity, "settings": settings})
+        return cls(Path(data_file).parent / f"ref_logps-{data_digest[:16]}-{key[:16]}.pt")
 
     def complete(self, records: Iterable[PreferenceRecord]) -> bool:
         return all(r.id in self.values for r in records)

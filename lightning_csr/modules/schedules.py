@@ -1,4 +1,8 @@
-"""Learning-rate schedules that need the run's total step count (LightningCLI callables)."""
+"""Learning-rate schedules that need the run's total step count (LightningCLI callables).
+
+The step counts are attributes of the scheduler, so they travel in its `state_dict`: a resumed run continues the
+schedule it was on, whatever count the freshly built scheduler was given.
+"""
 
 from __future__ import annotations
 
@@ -19,16 +23,18 @@ class WarmupCosine(LambdaLR):
     ):
         if not 0.0 <= warmup_ratio < 1.0:
             raise ValueError(f"warmup_ratio: must be in [0, 1), got {warmup_ratio}")
-        total = max(int(total_steps), 1)
-        warmup = int(round(total * warmup_ratio))
+        self.total_steps = max(int(total_steps), 1)
+        self.warmup_steps = int(round(self.total_steps * warmup_ratio))
+        self.min_lr_ratio = min_lr_ratio
+        super().__init__(optimizer, lambda step: self.factor(step))
 
-        def factor(step: int) -> float:
-            if step < warmup:
-                return (step + 1) / (warmup + 1)
-            progress = min((step - warmup) / max(total - warmup, 1), 1.0)
-            return min_lr_ratio + (1 - min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
-
-        super().__init__(optimizer, factor)
+    def factor(self, step: int) -> float:
+        """The learning-rate multiplier at `step` (0-based)."""
+        warmup, total = self.warmup_steps, self.total_steps
+        if step < warmup:
+            return (step + 1) / (warmup + 1)
+        progress = min((step - warmup) / max(total - warmup, 1), 1.0)
+        return self.min_lr_ratio + (1 - self.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
 class Constant(LambdaLR):

@@ -45,10 +45,12 @@ class TPOModule(PreferenceModule):
     Args:
         corruption: diffusion-noise settings (released: t = 500 of 1000).
         margin: a in c = a + σ(s); a = 0.5 gives c = 1 at s = 0, where TPO equals DPO.
-        detach_weights: treat c as a reward (default). The released code back-propagates through log c and
-            hence through the corrupted-image pass too: that doubles activation memory, and its gradient
-            pushes the policy to change how much it relies on the image (raising s on chosen tokens) instead
-            of only re-ranking responses, which the loss does not ask for. Set False to reproduce it.
+        detach_weights: False (default, the released code): gradients flow through log c, via both the clean
+            and the corrupted-image passes, so the policy is also pushed to rely more on the image for chosen
+            tokens and less for rejected ones (TPO's visual-anchored weighting). True treats c as a constant:
+            Σ log c becomes a fixed per-pair margin inside the sigmoid and every token gets DPO's gradient (DPO
+            with a margin); it saves the policy's corrupted-pass activations and backward (that pass then
+            runs without grad), i.e. about half of the policy's activation memory.
     """
 
     def __init__(
@@ -57,7 +59,7 @@ class TPOModule(PreferenceModule):
         loss: DPOLossConfig | None = None,
         corruption: CorruptionSettings | None = None,
         margin: float = 0.5,
-        detach_weights: bool = True,
+        detach_weights: bool = False,
         reference: str = "auto",
         optimizer: OptimizerCallable = default_optimizer,
         scheduler: SchedulerCallable = WarmupCosine,

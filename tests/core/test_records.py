@@ -32,24 +32,49 @@ def test_trl_format(tmp_path):
     )
 
 
+def _llava_row(record_id: str, human: str, chosen: str, rejected: str) -> dict:
+    return {
+        "id": record_id,
+        "image": f"COCO_train2014_{record_id}.jpg",
+        "conversations": [{"from": "human", "value": human}, {"from": "gpt", "value": chosen}],
+        "rejected_conversations": [{"from": "human", "value": human}, {"from": "gpt", "value": rejected}],
+    }
+
+
 def test_llava_style_json(tmp_path):
-    rows = [
-        {
-            "id": "123",
-            "image": "COCO_train2014_000000000123.jpg",
-            "conversations": [
-                {"from": "human", "value": "<image>\nDescribe it."},
-                {"from": "gpt", "value": "A cat."},
-            ],
-            "rejected_conversations": [
-                {"from": "human", "value": "<image>\nDescribe it."},
-                {"from": "gpt", "value": "A dog."},
-            ],
-        }
-    ]
+    rows = [_llava_row("123", "<image>\nDescribe this image in detail.", "A cat.", "A dog.")]
     (tmp_path / "l.json").write_text(json.dumps(rows))
     (record,) = read_records(tmp_path / "l.json").records
-    assert record.prompt == "Describe it." and record.chosen == "A cat." and record.rejected == "A dog."
+    assert record.prompt == "Describe this image in detail."
+    assert (record.chosen, record.rejected, record.image) == ("A cat.", "A dog.", "COCO_train2014_123.jpg")
+
+
+VICUNA_V1 = (
+    "A chat between a curious {who} and an artificial intelligence assistant. "
+    "The assistant gives helpful, detailed, and polite answers to the {who}'s questions."
+)
+
+
+def test_csr_released_pairs_keep_only_the_question(tmp_path):
+    """CSR's construct.py writes the whole templated prompt as the human turn and answers after a space."""
+    human = VICUNA_V1.format(who="human") + " USER: <image>\nDescribe the following image. ASSISTANT:"
+    no_newline = VICUNA_V1.format(who="user") + " USER: <image>What is on the\ntable? ASSISTANT:"
+    rows = [
+        _llava_row("1", human, " The image shows a cat on a mat.", " The image shows a dog."),
+        _llava_row("2", no_newline, " A cup.", " Two cups and a plate."),
+    ]
+    (tmp_path / "csr.json").write_text(json.dumps(rows, indent=1))
+    first, second = read_records(tmp_path / "csr.json").records
+    assert first.prompt == "Describe the following image."
+    assert (first.chosen, first.rejected) == ("The image shows a cat on a mat.", "The image shows a dog.")
+    assert second.prompt == "What is on the\ntable?"
+    assert (second.chosen, second.rejected) == ("A cup.", "Two cups and a plate.")
+
+
+def test_sampled_ids_survive_write_and_read(tmp_path):
+    meta = {"chosen_ids": [319, 298, 3156, 2], "rejected_ids": [319, 2654], "tokenizer_fingerprint": "ab12"}
+    write_records(tmp_path / "p.jsonl", [PreferenceRecord("a", "x.png", "q", "A hello", "A red", meta)])
+    assert read_records(tmp_path / "p.jsonl").records[0].meta == meta
 
 
 def _write(tmp_path, *lines):

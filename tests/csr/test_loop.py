@@ -1,4 +1,4 @@
-"""The CSR loop: callback order, reference sync, kill-and-resume, a 2-iteration run end to end."""
+"""The CSR loop: generation before each iteration's training, a 2-iteration run end to end (resume: test_resume)."""
 
 from __future__ import annotations
 
@@ -91,46 +91,3 @@ def test_two_iterations_train_on_freshly_generated_pairs(
             assert record.chosen != record.rejected
             assert record.meta["chosen_sentences"] and "tree" in record.meta
             assert record.meta["question"] == "Describe the image."
-
-
-@pytest.mark.slow
-def test_killed_during_generation_resumes_with_identical_pairs(
-    tmp_path, tiny_llava_dir, tiny_clip_dir, monkeypatch
-):
-    module, data, trainer = make(tmp_path, tiny_llava_dir, tiny_clip_dir, run="clean")
-    trainer.fit(module, data)
-
-    original = CSRModule.generate_pairs
-    calls = {"n": 0}
-
-    def dies_in_iteration_2(self, images, prompts, ids, refs, iteration):
-        if iteration == 2:
-            calls["n"] += 1
-            if calls["n"] == 2:  # the second shard of iteration 2
-                raise KeyboardInterrupt("killed")
-        return original(self, images, prompts, ids, refs, iteration)
-
-    monkeypatch.setattr(CSRModule, "generate_pairs", dies_in_iteration_2)
-    module, data, trainer = make(tmp_path, tiny_llava_dir, tiny_clip_dir, run="killed")
-    with pytest.raises((KeyboardInterrupt, SystemExit)):
-        trainer.fit(module, data)
-    shards = sorted((tmp_path / "killed/iterations/2/shards").glob("*.json"))
-    assert len(shards) == 1 and not (tmp_path / "killed/iterations/2/pairs.jsonl").exists()
-
-    resumed_calls = []
-    monkeypatch.setattr(
-        CSRModule,
-        "generate_pairs",
-        lambda self, images, prompts, ids, refs, it: (
-            resumed_calls.append((it, list(ids))) or original(self, images, prompts, ids, refs, it)
-        ),
-    )
-    module, data, trainer = make(tmp_path, tiny_llava_dir, tiny_clip_dir, run="killed")
-    ckpt = tmp_path / "killed" / "checkpoints" / "last.ckpt"
-    assert ckpt.is_file()
-    trainer.fit(module, data, ckpt_path=str(ckpt))
-    assert [it for it, _ in resumed_calls] == [2, 2], "finished shards must not be regenerated"
-    for iteration in (1, 2):
-        clean = (tmp_path / f"clean/iterations/{iteration}/pairs.jsonl").read_text()
-        resumed = (tmp_path / f"killed/iterations/{iteration}/pairs.jsonl").read_text()
-        assert resumed == clean

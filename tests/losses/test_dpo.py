@@ -42,6 +42,22 @@ def test_sigmoid_at_zero_margin_is_log_two() -> None:
     assert metrics["rewards/accuracies"].item() == 0.0  # ties are not counted as correct
 
 
+def test_hinge_on_both_sides_of_the_kink() -> None:
+    # policy chosen/rejected against a reference of -2 for both: βΔ = 0.5·(c - r)
+    reference = torch.tensor([-2.0, -2.0, -2.0])
+    policy_chosen = torch.tensor([-1.5, -1.0, 0.0])  # chosen log-ratios 0.5, 1, 2
+    policy_rejected = torch.tensor([-2.5, -3.0, -4.0])  # rejected log-ratios -0.5, -1, -2: βΔ = 0.5, 1, 2
+    per_pair = []
+    for i in range(3):
+        pair = (policy_chosen[i : i + 1], policy_rejected[i : i + 1], reference[:1], reference[:1])
+        per_pair.append(preference_loss(*pair, beta=BETA, loss_type=["hinge"])[0].item())
+    assert per_pair == pytest.approx([0.5, 0.0, 0.0])  # relu(1 - 0.5), relu(1 - 1), relu(1 - 2)
+    batch, _ = preference_loss(
+        policy_chosen, policy_rejected, reference, reference, beta=BETA, loss_type=["hinge"]
+    )
+    assert batch.item() == pytest.approx(0.5 / 3)
+
+
 def test_hinge_and_ipo() -> None:
     hinge, _ = preference_loss(*logps(), beta=BETA, loss_type=["hinge"])
     assert hinge.item() == pytest.approx(0.0)  # relu(1 - 1)

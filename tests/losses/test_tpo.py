@@ -71,10 +71,10 @@ def test_gradients_and_detach() -> None:
     scores = torch.tensor([[1.0, -1.0, 0.0]], requires_grad=True)
     token_logps = TOKEN_LOGPS.clone().requires_grad_(True)
     weights = tpo_token_weights(scores, chosen=True)
-    weighted_sequence_logps(token_logps, weights, MASK).backward()
-    assert scores.grad is None  # detached by default
+    weighted_sequence_logps(token_logps, weights, MASK, detach_weights=True).backward()
+    assert scores.grad is None  # detached: c is a constant
     assert torch.equal(token_logps.grad, MASK.float())
-    weighted_sequence_logps(token_logps, weights, MASK, detach_weights=False).backward()
+    weighted_sequence_logps(token_logps, weights, MASK).backward()  # the default: through log c (released)
     # d/ds log(0.5 + σ(s)) = σ(s)(1-σ(s)) / (0.5 + σ(s)); zero on padding
     sig = torch.sigmoid(torch.tensor([1.0, -1.0]))
     assert torch.allclose(scores.grad[0, :2], sig * (1 - sig) / (0.5 + sig))

@@ -7,7 +7,18 @@ import torch
 
 from lightning_csr.modules import PreferenceModule
 from lightning_csr.modules.povid import POVIDModule
-from tests.tpo.helpers import adamw, assert_all_changed, backbone, first_batch, fit, trainable_snapshot
+from tests.tpo.helpers import (
+    adamw,
+    assert_all_changed,
+    backbone,
+    first_batch,
+    fit,
+    hand_dpo,
+    hand_logps,
+    perturb_adapter,
+    step_with_metrics,
+    trainable_snapshot,
+)
 
 
 def test_stage_one_equals_dpo(tiny_llava_dir, pairs_dir):
@@ -15,10 +26,19 @@ def test_stage_one_equals_dpo(tiny_llava_dir, pairs_dir):
     dpo = PreferenceModule(backbone(tiny_llava_dir))
     povid.configure_model()
     dpo.configure_model()
+    perturb_adapter(povid)  # at init (LoRA B = 0) every loss is ln 2 whatever the log-probs
     dpo.load_state_dict(povid.state_dict())
     batch = first_batch(povid, pairs_dir)
     assert povid.stage == 1
-    torch.testing.assert_close(povid.preference_step(batch, "val"), dpo.preference_step(batch, "val"))
+    policy = hand_logps(povid.policy, povid.backbone, batch)
+    with povid.policy.disable_adapter():
+        reference = hand_logps(povid.policy, povid.backbone, batch)
+    assert (policy - reference).abs().min() > 0.05
+    expected = hand_dpo(policy, reference, beta=povid.loss_config.beta)
+    for module in (povid, dpo):
+        logged = step_with_metrics(module, batch)
+        for key, value in expected.items():
+            assert logged[key] == pytest.approx(value, rel=1e-4, abs=1e-4), (type(module).__name__, key)
 
 
 def test_noise_triggered_ids_computed_once_and_shared(tiny_llava_dir, pairs_dir, monkeypatch):

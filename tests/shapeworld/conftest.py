@@ -1,4 +1,4 @@
-"""Shared ShapeWorld fixtures: a default world, a few scenes and a saved processor."""
+"""Shared ShapeWorld fixtures: a default world, a few scenes, a saved processor and a tiny prepared world."""
 
 from __future__ import annotations
 
@@ -7,7 +7,10 @@ from pathlib import Path
 import pytest
 from transformers import AutoProcessor, LlavaProcessor
 
+from lightning_csr.cli import main
 from lightning_csr.data.shapeworld import Scene, WorldConfig, build_processor, generate_scenes, world_corpus
+from lightning_csr.data.shapeworld.prepare import prepare
+from lightning_csr.data.shapeworld.settings import tiny_settings
 
 
 @pytest.fixture(scope="session")
@@ -34,3 +37,11 @@ def processor_dir(world: WorldConfig, scenes: list[Scene], tmp_path_factory: pyt
 def processor(processor_dir: Path) -> LlavaProcessor:
     """The saved processor, loaded back."""
     return AutoProcessor.from_pretrained(str(processor_dir))
+
+
+@pytest.fixture(scope="session")
+def prepared(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    """A tiny world built by the CLI with one stage worker, and the result of preparing it again."""
+    out = tmp_path_factory.mktemp("shapeworld") / "data"
+    main(["shapeworld", "prepare", "--out", str(out), "--scale", "tiny", "--quiet", "--threads", "1"])
+    return out, prepare(out, tiny_settings())

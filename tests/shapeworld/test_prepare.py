@@ -11,7 +11,6 @@ from lightning_csr.backbones import LlavaBackbone
 from lightning_csr.cli import main
 from lightning_csr.data.shapeworld import prepare as prepare_module
 from lightning_csr.data.shapeworld.prepare import prepare
-from lightning_csr.data.shapeworld.report import NullProgress
 from lightning_csr.data.shapeworld.settings import tiny_settings
 from lightning_csr.data.shapeworld.stages import PrepareError
 
@@ -34,13 +33,6 @@ LAYOUT = [
     "metrics/base_outputs.jsonl",
     "metrics/clip.json",
 ]
-
-
-@pytest.fixture(scope="module")
-def prepared(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
-    out = tmp_path_factory.mktemp("shapeworld") / "data"
-    main(["shapeworld", "prepare", "--out", str(out), "--scale", "tiny", "--quiet", "--threads", "1"])
-    return out, prepare(out, tiny_settings())
 
 
 def test_layout_card_and_prompts(prepared: tuple[Path, dict]) -> None:
@@ -68,6 +60,15 @@ def test_rerun_skips_every_stage(prepared: tuple[Path, dict]) -> None:
     assert "base_model" in second["skipped"] and "clip" in second["skipped"]
 
 
+class KilledBuilder(prepare_module.Builder):
+    """A Builder whose clip stage is interrupted after writing half a model (in its stage worker)."""
+
+    def clip(self, temp: Path) -> dict:
+        (temp / "clip").mkdir(parents=True, exist_ok=True)
+        (temp / "clip" / "model.safetensors").write_bytes(b"half")
+        raise KeyboardInterrupt
+
+
 def test_interrupted_stage_leaves_old_outputs_and_resumes(tmp_path: Path, prepared, monkeypatch) -> None:
     import shutil
 
@@ -76,14 +77,8 @@ def test_interrupted_stage_leaves_old_outputs_and_resumes(tmp_path: Path, prepar
     settings = tiny_settings()
     settings.clip.max_steps = 2  # the clip stage and everything after it must rebuild
     before = (out / "clip" / "model.safetensors").read_bytes()
-
-    def killed(model, processor, out_dir, info):
-        Path(out_dir).mkdir(parents=True, exist_ok=True)
-        (Path(out_dir) / "model.safetensors").write_bytes(b"half")
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr("lightning_csr.data.shapeworld.clip.save_clip", killed)
-    with pytest.raises(KeyboardInterrupt):
+    monkeypatch.setattr(prepare_module, "Builder", KilledBuilder)  # the workers get it by reference
+    with pytest.raises(PrepareError, match="stage 'clip' failed in stage worker 1: KeyboardInterrupt"):
         prepare(out, settings)
     assert (out / "clip" / "model.safetensors").read_bytes() == before
     assert not (out / ".tmp").exists()
@@ -93,36 +88,6 @@ def test_interrupted_stage_leaves_old_outputs_and_resumes(tmp_path: Path, prepar
     assert result["ran"] == ["clip", "evaluate_clip"]  # the base VLM starts from vision/, not clip/
     assert not (out / ".tmp").exists()
     assert json.loads((out / "clip" / "training.json").read_text())["final_loss"] is not None
-
-
-def test_clip_trains_in_a_helper_process_beside_the_base_vlm(tmp_path: Path, prepared) -> None:
-    import shutil
-
-    out = tmp_path / "data"
-    shutil.copytree(prepared[0], out)
-    settings = tiny_settings()
-    settings.parallel_clip = True
-    settings.clip.max_steps = 2
-    settings.sft.max_steps = 2  # both stages out of date: the CLIP goes to the helper
-    events: list[tuple[str, str]] = []
-
-    class Recorder(NullProgress):
-        def event(self, stage, what):
-            events.append((stage, what))
-
-    result = prepare(out, settings, progress=Recorder())
-    assert result["ran"][:2] == ["base_model", "clip"]
-    assert ("clip", "finished (helper process)") in events
-    assert json.loads((out / "clip" / "training.json").read_text())["final_loss"] is not None
-    assert not (out / ".tmp").exists()
-    assert prepare(out, settings)["ran"] == []
-    # the same stage in this process (another default torch seed) builds the same CLIP, byte for byte
-    in_process = tmp_path / "in-process"
-    shutil.copytree(prepared[0], in_process)
-    settings.parallel_clip = False
-    prepare(in_process, settings)
-    clip_bytes = (out / "clip" / "model.safetensors").read_bytes()
-    assert (in_process / "clip" / "model.safetensors").read_bytes() == clip_bytes
 
 
 def test_unwritable_output_and_bad_world(tmp_path: Path, capsys) -> None:
@@ -167,30 +132,6 @@ def test_evaluate_command(prepared: tuple[Path, dict], tmp_path: Path, capsys) -
     assert "missing" in capsys.readouterr().err and prepare_module is not None
 
 
-def test_sharing_cores_gives_the_threads_back_once_the_helper_exits() -> None:
-    from types import SimpleNamespace
-
-    import torch
-
-    from lightning_csr.data.shapeworld.parallel import BackgroundStage
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
-        stage = BackgroundStage.__new__(BackgroundStage)
-        stage.process = SimpleNamespace(is_alive=lambda: True)
-        with stage.sharing_cores() as reclaim:
-            shared = torch.get_num_threads()
-            reclaim()
-            assert torch.get_num_threads() == shared  # helper still running
-            stage.process = SimpleNamespace(is_alive=lambda: False)
-            reclaim()
-            assert torch.get_num_threads() == 2
-        assert torch.get_num_threads() == 2
-    finally:
-        torch.set_num_threads(before)
-
-
 def test_busy_cores_reads_the_cpu_time_spent_meanwhile(tmp_path, monkeypatch) -> None:
     import os
 
@@ -202,17 +143,3 @@ def test_busy_cores_reads_the_cpu_time_spent_meanwhile(tmp_path, monkeypatch) ->
     monkeypatch.setattr(cli.time, "sleep", lambda _: stat.write_text("cpu  170 0 5 125 0 0 0\n"))
     assert abs(cli.busy_cores(stat_file=str(stat)) - 0.75 * (os.cpu_count() or 1)) < 1e-9
     assert 1 <= cli.auto_threads() <= (os.cpu_count() or 1)
-
-
-def test_vision_and_clip_stages_train_on_one_thread(tmp_path) -> None:
-    import torch
-
-    from lightning_csr.data.shapeworld.prepare import _one_thread
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
-        seen = _one_thread(lambda self, temp: (temp, torch.get_num_threads()))(None, tmp_path)
-        assert seen == (tmp_path, 1) and torch.get_num_threads() == 2
-    finally:
-        torch.set_num_threads(before)

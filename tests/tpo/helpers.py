@@ -53,3 +53,51 @@ def assert_all_changed(before: dict[str, torch.Tensor], module) -> None:
     assert before, "nothing was trainable"
     unchanged = [n for n, p in before.items() if torch.equal(p, params[n].detach())]
     assert not unchanged, f"trainable parameters did not change: {unchanged[:3]}"
+
+
+def perturb_adapter(module, seed: int = 0, scale: float = 1.0) -> None:
+    """Seeded random LoRA A and B (B is zero at init, where policy = base and every loss is exactly ln 2)."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, param in sorted(module.policy.named_parameters()):
+            if "lora_A" in name or "lora_B" in name:
+                param.copy_(torch.randn(param.shape, generator=generator) * scale)
+
+
+def hand_logps(model, backbone, batch: dict) -> torch.Tensor:
+    """Summed completion log-probs [2B] read off the raw logits token by token (independent of the package)."""
+    with torch.no_grad():
+        logits = model(**backbone.model_inputs(batch), use_cache=False).logits.double()
+    ids, mask = batch["input_ids"], batch["completion_mask"]
+    sums = []
+    for row in range(ids.shape[0]):
+        positions = [t for t in range(1, ids.shape[1]) if mask[row, t]]
+        sums.append(sum(logits[row, t - 1].log_softmax(-1)[ids[row, t]] for t in positions))
+    return torch.stack(sums)
+
+
+def hand_dpo(policy: torch.Tensor, reference: torch.Tensor, beta: float) -> dict[str, float]:
+    """Sigmoid DPO loss and TRL metrics from [chosen..., rejected...] summed log-probs."""
+    n = policy.shape[0] // 2
+    logits = (policy[:n] - reference[:n]) - (policy[n:] - reference[n:])
+    return {
+        "loss": float(-torch.nn.functional.logsigmoid(beta * logits).mean()),
+        "logps/chosen": float(policy[:n].mean()),
+        "logps/rejected": float(policy[n:].mean()),
+        "rewards/margins": float(beta * logits.mean()),
+    }
+
+
+def step_with_metrics(module, batch: dict, stage: str = "val") -> dict[str, float]:
+    """Run `preference_step` and return its loss with the metrics it logs (TRL names)."""
+    logged: dict[str, float] = {}
+
+    def log_step(loss, metrics, stage, batch_size):
+        logged.update({k: float(v) for k, v in metrics.items()}, loss=float(loss.detach()))
+
+    module.log_step = log_step
+    try:
+        module.preference_step(batch, stage)
+    finally:
+        del module.log_step
+    return logged

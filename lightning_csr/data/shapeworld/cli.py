@@ -32,9 +32,9 @@ def busy_cores(window: float = 0.5, stat_file: str = "/proc/stat") -> float:
 
 
 def auto_threads() -> int:
-    """Torch CPU threads: all cores on an idle machine, fewer when others keep some busy (oversubscribed
-    OpenMP threads spin and can make a step ten times slower). Measured now, not from the load average,
-    which still counts a `pip install` that has just finished."""
+    """Cores to use (`prepare`'s stage workers, `evaluate`'s torch threads): all on an idle machine, fewer
+    when others keep some busy (oversubscribed OpenMP threads spin and can make a step ten times slower).
+    Measured now, not from the load average, which still counts a `pip install` that has just finished."""
     cores = os.cpu_count() or 1
     return max(1, min(cores, round(cores - busy_cores())))
 
@@ -51,7 +51,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     prep.add_argument("--world", default=None, help="a WorldConfig JSON file (default: the default world)")
     prep.add_argument("--seed", type=int, default=None, help="scene seed (default: the scale's)")
-    prep.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: from the load)")
+    prep.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="stage workers at once, one torch thread each; the models do not depend on it "
+        "(default: from the load)",
+    )
     prep.add_argument("--quiet", action="store_true", help="no progress display")
     ev = commands.add_parser("evaluate", help="print the metrics table of a VLM or CLIP model directory")
     ev.add_argument("--model", required=True, help="a saved model + processor directory")
@@ -78,9 +84,10 @@ def run_prepare(args: argparse.Namespace) -> None:
         settings.seed = args.seed
     world = WorldConfig() if args.world is None else WorldConfig.load(args.world)
     progress = NullProgress() if args.quiet else RichProgress()
+    workers = args.threads or auto_threads()
     if isinstance(progress, RichProgress):
         with progress:
-            result = prepare(args.out, settings, world, progress)
+            result = prepare(args.out, settings, world, progress, workers)
         console = progress.console
         console.print(metrics_table(result["stamps"]["evaluate_base"]["info"]["metrics"], "base VLM (test)"))
         console.print(metrics_table(result["stamps"]["evaluate_clip"]["info"]["metrics"], "CLIP (test)"))
@@ -89,7 +96,7 @@ def run_prepare(args: argparse.Namespace) -> None:
             f"in {result['seconds']:.1f} s; card: {Path(args.out) / 'card.md'}"
         )
     else:
-        prepare(args.out, settings, world, progress)
+        prepare(args.out, settings, world, progress, workers)
 
 
 def run_evaluate(args: argparse.Namespace) -> None:
@@ -121,7 +128,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     from lightning_csr.data.shapeworld.stages import PrepareError
 
     args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
-    torch.set_num_threads(args.threads or auto_threads())
+    if args.command == "evaluate":  # `prepare` runs its models in one-thread stage workers
+        torch.set_num_threads(args.threads or auto_threads())
     hf_logging.disable_progress_bar()
     try:
         (run_prepare if args.command == "prepare" else run_evaluate)(args)

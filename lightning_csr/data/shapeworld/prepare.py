@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import json
 import time
 from pathlib import Path
@@ -13,36 +11,17 @@ from lightning_csr.data.records import atomic_write_text
 from lightning_csr.data.sft import write_sft_records
 from lightning_csr.data.shapeworld import WorldConfig
 from lightning_csr.data.shapeworld.files import load_images, read_scenes, world_statistics
-from lightning_csr.data.shapeworld.parallel import BackgroundStage
+from lightning_csr.data.shapeworld.kernel_pin import pin_key
+from lightning_csr.data.shapeworld.parallel import StageJob, StageWorkers
 from lightning_csr.data.shapeworld.report import card_markdown
 from lightning_csr.data.shapeworld.sampling import generate_scenes
 from lightning_csr.data.shapeworld.settings import PrepareSettings
 from lightning_csr.data.shapeworld.sft_data import image_path, sft_records
-from lightning_csr.data.shapeworld.stages import PrepareError, StageRunner, write_json
+from lightning_csr.data.shapeworld.stages import PrepareError, StageRunner, stage_key, write_json
 from lightning_csr.data.shapeworld.tasks import (
     DESCRIPTION_PROMPTS,
     world_corpus,
 )
-
-
-def _one_thread(stage: Any) -> Any:
-    """A stage method run on one torch thread: the vision tower's convolution gradients sum in a
-    thread-dependent order, so only one thread gives the same vision tower and CLIP (and so the same base VLM)
-    on every machine, in the main process or the CLIP helper. The base VLM's SFT (vision frozen) comes out
-    the same on one or two threads."""
-
-    @functools.wraps(stage)
-    def run(self: Any, temp: Path) -> Any:
-        import torch
-
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            return stage(self, temp)
-        finally:
-            torch.set_num_threads(threads)
-
-    return run
 
 
 class Builder:
@@ -50,7 +29,6 @@ class Builder:
 
     def __init__(self, out: Path, world: WorldConfig, settings: PrepareSettings, progress: Any) -> None:
         self.out, self.world, self.settings, self.progress = out, world, settings, progress
-        self.step_hook: Any = None  # called after every base-VLM training step (see `prepare`)
 
     def scenes(self, temp: Path) -> dict[str, Any]:
         s = self.settings
@@ -117,7 +95,7 @@ class Builder:
         spec = processor_spec(AutoProcessor.from_pretrained(str(self.out / "processor")))
         config = base_vlm_config(spec, self.settings.vlm, self.settings.clip_model)
         task = self.progress.add("base VLM: SFT steps", self.settings.sft.max_steps)
-        callback = _StepCallback(task, self.step_hook)
+        callback = _StepCallback(task)
         return train_base_vlm(
             config,
             self.out / "processor",
@@ -128,7 +106,6 @@ class Builder:
             vision_init=self.out / "vision",
         )
 
-    @_one_thread
     def vision(self, temp: Path) -> dict[str, Any]:
         from transformers import AutoProcessor, CLIPVisionConfig
 
@@ -151,7 +128,6 @@ class Builder:
         model.save_pretrained(str(temp / "vision"))
         return info
 
-    @_one_thread
     def clip(self, temp: Path) -> dict[str, Any]:
         import torch
         from transformers import AutoProcessor, CLIPModel, CLIPVisionModel
@@ -166,8 +142,7 @@ class Builder:
 
         tokenizer = AutoProcessor.from_pretrained(str(self.out / "processor")).tokenizer
         processor = build_clip_processor(tokenizer, self.world, temp / "clip")
-        torch.manual_seed(self.settings.clip.seed)  # the text tower's initial weights (a process's default
-        # torch seed is random, so without this two builds, e.g. in a helper process, gave different CLIPs)
+        torch.manual_seed(self.settings.clip.seed)  # the text tower's initial weights
         model = CLIPModel(clip_config(processor, self.world, self.settings.clip_model))
         model.vision_model.load_state_dict(
             CLIPVisionModel.from_pretrained(str(self.out / "vision")).state_dict()
@@ -214,16 +189,49 @@ def write_metrics(temp: Path, name: str, result: dict[str, Any]) -> None:
 class _StepCallback:
     """A Lightning callback that advances a progress task once per training batch."""
 
-    def __new__(cls, advance: Any, hook: Any = None) -> Any:
+    def __new__(cls, advance: Any) -> Any:
         import lightning as L
 
         class StepCallback(L.Callback):
             def on_train_batch_end(self, *args: Any) -> None:
                 advance(1)
-                if hook is not None:
-                    hook()
 
         return StepCallback()
+
+
+STAGE_ORDER = (
+    "scenes", "sft", "processor", "vision", "base_model", "clip", "evaluate_base", "evaluate_clip"
+)  # fmt: skip
+
+
+def model_jobs(settings: PrepareSettings, after_scenes: str, sft: str, processor: str) -> list[StageJob]:
+    """The stages that train or evaluate a model (run in stage workers), given the hashes they build on.
+
+    Their stamps hash the kernel pin too: a model built on other numeric code paths is another model.
+    """
+    s, pin = settings.to_dict(), pin_key()
+    vision_inputs = [processor, s["clip_model"], s["vision"], pin]
+    vision = stage_key("vision", vision_inputs)
+    base_inputs = [sft, processor, vision, s["vlm"], s["sft"], pin]
+    clip_inputs = [processor, vision, s["clip_model"], s["clip"], pin]
+    eval_inputs = [after_scenes, s["eval_batch_size"], s["max_new_tokens"], pin]
+    return [
+        StageJob("vision", vision_inputs, ["vision"]),
+        StageJob("base_model", base_inputs, ["base_model"], ("vision",)),
+        StageJob("clip", clip_inputs, ["clip"], ("vision",)),
+        StageJob(
+            "evaluate_base",
+            [stage_key("base_model", base_inputs), *eval_inputs],
+            ["metrics/base.json", "metrics/base_outputs.jsonl"],
+            ("base_model",),
+        ),
+        StageJob(
+            "evaluate_clip",
+            [stage_key("clip", clip_inputs), *eval_inputs],
+            ["metrics/clip.json"],
+            ("clip",),
+        ),
+    ]
 
 
 def prepare(
@@ -231,8 +239,10 @@ def prepare(
     settings: PrepareSettings | None = None,
     world: WorldConfig | None = None,
     progress: Any = None,
+    workers: int = 1,
 ) -> dict[str, Any]:
-    """Build everything under `out`, skipping up-to-date stages; returns {stage: stamp} plus ran/skipped."""
+    """Build everything under `out`, skipping up-to-date stages, with up to `workers` stage workers at
+    once (the models do not depend on it); returns {stage: stamp} plus ran/skipped."""
     from lightning_csr.data.shapeworld.report import NullProgress
 
     out = Path(out)
@@ -245,65 +255,31 @@ def prepare(
     start = time.perf_counter()
     stamps: dict[str, Any] = {}
 
-    def run(name: str, inputs: Any, outputs: list[str], body: Any) -> None:
-        stamps[name] = runner.run(name, inputs, outputs, body)
-
     counts = {k: s[k] for k in ("n_sft_scenes", "n_prompt_scenes", "n_val_scenes", "n_test_scenes", "seed")}
-    run(
-        "scenes",
-        {"world": world.to_dict(), **counts},
-        ["world.json", "statistics.json", "scenes", "images"],
-        build.scenes,
+    scenes_inputs = {"world": world.to_dict(), **counts}
+    after_scenes = stage_key("scenes", scenes_inputs)
+    sft_inputs = [after_scenes, s["caption_prior_noise"], s["caption_prior_template"]]
+    processor_inputs = [after_scenes, s["clip_model"]["patch_size"]]
+    jobs = model_jobs(
+        settings, after_scenes, stage_key("sft", sft_inputs), stage_key("processor", processor_inputs)
     )
-    after_scenes = stamps["scenes"]["hash"]
-    run(
-        "sft",
-        [after_scenes, s["caption_prior_noise"], s["caption_prior_template"]],
-        ["sft", "prompts"],
-        build.sft,
-    )
-    run("processor", [after_scenes, s["clip_model"]["patch_size"]], ["processor"], build.processor)
-    run(
-        "vision",
-        [stamps["processor"]["hash"], s["clip_model"], s["vision"]],
-        ["vision"],
-        build.vision,
-    )
-    clip_inputs = [stamps["processor"]["hash"], stamps["vision"]["hash"], s["clip_model"], s["clip"]]
-    base_inputs = [stamps[k]["hash"] for k in ("sft", "processor", "vision")] + [s["vlm"], s["sft"]]
-    # the CLIP and the base VLM only share the vision tower: on a multi-core machine the CLIP trains in a
-    # helper process; the main process gets its second thread back when the helper is done
-    helper = None
-    if (
-        settings.parallel_clip
-        and runner.current_stamp("clip", clip_inputs, ["clip"]) is None
-        and runner.current_stamp("base_model", base_inputs, ["base_model"]) is None
-    ):
-        helper = BackgroundStage(out, world, settings, clip_inputs, progress)
+    stage_workers = StageWorkers(out, world, settings, Builder, progress, workers)
     try:
-        with helper.sharing_cores() if helper else contextlib.nullcontext() as reclaim:
-            build.step_hook = reclaim
-            run("base_model", base_inputs, ["base_model"], build.base_model)
-    finally:
-        build.step_hook = None
-        if helper:
-            helper.join()
-    if helper:
-        stamps["clip"] = runner.adopt("clip", clip_inputs, ["clip"])
-    else:
-        run("clip", clip_inputs, ["clip"], build.clip)
-    eval_inputs = [after_scenes, s["eval_batch_size"], s["max_new_tokens"]]
-    run(
-        "evaluate_base",
-        [stamps["base_model"]["hash"], *eval_inputs],
-        ["metrics/base.json", "metrics/base_outputs.jsonl"],
-        build.evaluate_base,
-    )
-    run("evaluate_clip", [stamps["clip"]["hash"], *eval_inputs], ["metrics/clip.json"], build.evaluate_clip)
+        if any(runner.current_stamp(job.name, job.inputs, job.outputs) is None for job in jobs):
+            stage_workers.start()  # its imports overlap the stages below
+        outputs = ["world.json", "statistics.json", "scenes", "images"]
+        stamps["scenes"] = runner.run("scenes", scenes_inputs, outputs, build.scenes)
+        stamps["sft"] = runner.run("sft", sft_inputs, ["sft", "prompts"], build.sft)
+        stamps["processor"] = runner.run("processor", processor_inputs, ["processor"], build.processor)
+    except BaseException:
+        stage_workers.close(graceful=False)
+        raise
+    stamps.update(stage_workers.run(jobs, runner))
+    stamps = {name: stamps[name] for name in STAGE_ORDER}
     if runner.ran or not (out / "card.md").exists():
-        atomic_write_text(
-            out / "card.md", card_markdown(world, settings, stamps, time.perf_counter() - start, runner)
-        )
+        seconds = time.perf_counter() - start
+        card = card_markdown(world, settings, stamps, seconds, runner, workers)
+        atomic_write_text(out / "card.md", card)
     return {
         "stamps": stamps,
         "ran": runner.ran,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from typing import Any
@@ -38,13 +39,15 @@ class NullProgress:
 
 
 class QueueProgress(NullProgress):
-    """Progress of a helper process: step counts go to a queue that the main process turns into bar advances."""
+    """Progress of a stage worker: its bars and their advances go to a queue the main process draws from."""
 
-    def __init__(self, queue: Any) -> None:
-        self.queue = queue
+    def __init__(self, queue: Any, worker: int) -> None:
+        self.queue, self.worker, self.bars = queue, worker, 0
 
     def add(self, description: str, total: int) -> Callable[[int], None]:
-        return self.queue.put
+        key, self.bars = self.bars, self.bars + 1
+        self.queue.put(("add", self.worker, key, (description, total)))
+        return lambda n: self.queue.put(("advance", self.worker, key, n))
 
 
 class RichProgress(NullProgress):
@@ -91,8 +94,47 @@ def _fmt(value: Any) -> str:
     return f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
+def numerics_lines(stamps: dict[str, Any], workers: int) -> list[str]:
+    """The card's section on the numeric code paths: what each model stage's worker ran on."""
+    records: dict[str, list[str]] = {}
+    for name, stamp in stamps.items():
+        if "numerics" in stamp["info"]:
+            records.setdefault(json.dumps(stamp["info"]["numerics"], sort_keys=True), []).append(name)
+    lines = [
+        "",
+        "## Numeric code paths",
+        "",
+        f"The model stages ran in stage workers, one torch thread each, up to {workers} at once in this "
+        "run (`--threads`; the models do not depend on it).",
+    ]
+    for text, names in records.items():
+        record = json.loads(text)
+        pin = record["pin"]
+        pinned = "none (unpinned)" if pin == "unpinned" else " ".join(f"`{k}={v}`" for k, v in pin.items())
+        kernels = record["kernels"]
+        lines += [
+            "",
+            f"Stages {', '.join(names)}:",
+            "",
+            "| | |",
+            "|---|---|",
+            f"| torch / MKL / oneDNN | {record['torch']} / {record['mkl']} / {record['onednn']} |",
+            f"| CPU | {record['cpu']} |",
+            f"| kernels in use (ATen / MKL CNR / oneDNN) | {kernels['aten']} / {kernels['mkl_cnr']} / "
+            f"{kernels['onednn_isa']} |",
+            f"| pinned environment | {pinned} |",
+            f"| torch threads per worker | {record['threads_per_worker']} |",
+        ]
+    return lines
+
+
 def card_markdown(
-    world: WorldConfig, settings: Any, stamps: dict[str, Any], seconds: float, runner: Any
+    world: WorldConfig,
+    settings: Any,
+    stamps: dict[str, Any],
+    seconds: float,
+    runner: Any,
+    workers: int = 1,
 ) -> str:
     """The data card: what was built, with which settings, and how well the two models do."""
     base = stamps["evaluate_base"]["info"]["metrics"]
@@ -144,6 +186,7 @@ def card_markdown(
         f"| {name} | {stamp['seconds']} | {'skipped' if name in runner.skipped else 'built'} |"
         for name, stamp in stamps.items()
     ]
+    lines += numerics_lines(stamps, workers)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     lines += [
         "",

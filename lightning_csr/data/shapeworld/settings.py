@@ -36,8 +36,6 @@ class PrepareSettings:
     caption_prior_noise: float = 1.0
     # the wording of those sentences (fields: {obj}, {pos}, {Pos})
     caption_prior_template: str = PRIOR_TEMPLATE
-    # train the CLIP in a helper process while the base VLM trains (machines with >= 2 cores)
-    parallel_clip: bool = True
 
     def __post_init__(self) -> None:
         for name in ("n_sft_scenes", "n_prompt_scenes", "n_val_scenes", "n_test_scenes"):
@@ -72,7 +70,6 @@ def tiny_settings() -> PrepareSettings:
         vision=VisionPretrainSettings(max_steps=3, batch_size=8, held_out=4),
         eval_batch_size=16,
         max_new_tokens=8,
-        parallel_clip=False,
     )
 
 

@@ -92,23 +92,29 @@ class StageRunner:
         matches = bool(stamp) and stamp.get("hash") == stage_key(name, inputs)
         return stamp if matches and all((self.out / o).exists() for o in outputs) else None
 
+    def skip_if_current(self, name: str, inputs: Any, outputs: Sequence[str]) -> dict[str, Any] | None:
+        """The stage's stamp, recorded as skipped, if it is up to date; else None."""
+        stamp = self.current_stamp(name, inputs, outputs)
+        if stamp is not None:
+            self.skipped.append(name)
+            self.on_event(name, "skipped")
+        return stamp
+
     def adopt(self, name: str, inputs: Any, outputs: Sequence[str]) -> dict[str, Any]:
-        """Record a stage that a helper process ran for this runner; its stamp must be current."""
+        """Record a stage that a stage worker ran for this runner; its stamp must be current."""
         stamp = self.current_stamp(name, inputs, outputs)
         if stamp is None:
-            raise PrepareError(f"stage {name!r}: the helper process finished without current outputs")
+            raise PrepareError(f"stage {name!r}: the stage worker finished without current outputs")
         self.ran.append(name)
-        self.on_event(name, "finished (helper process)")
+        self.on_event(name, "finished")
         return stamp
 
     def run(
         self, name: str, inputs: Any, outputs: Sequence[str], build: Callable[[Path], dict[str, Any] | None]
     ) -> dict[str, Any]:
         """Run `build(temp_dir)` unless up to date; returns the stage's stamp (hash, info, seconds)."""
-        stamp = self.current_stamp(name, inputs, outputs)
+        stamp = self.skip_if_current(name, inputs, outputs)
         if stamp is not None:
-            self.skipped.append(name)
-            self.on_event(name, "skipped")
             return stamp
         self.on_event(name, "started")
         temp = self.out / TEMP_DIR / name
