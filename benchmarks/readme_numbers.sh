@@ -17,7 +17,7 @@ ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 $L fit --config configs/csr/sha
   --trainer.default_root_dir runs/csr_shapeworld_avx2 --trainer.logger.init_args.save_dir runs/csr_shapeworld_avx2 \
   --trainer.callbacks.init_args.dirpath runs/csr_shapeworld_avx2/checkpoints
 step "all methods, same budget"; $L compare --config configs/compare/shapeworld.yaml
-step "Fact-RLHF pairs"; $P -m lightning_csr.rlhf.shapeworld_data --data data/shapeworld --model data/shapeworld/base_model
+step "Fact-RLHF pairs"; $P -m lightning_csr.shapeworld.rlhf.pairs --data data/shapeworld --model data/shapeworld/base_model
 step "reward model, facts before the question"; $L fit --config configs/rlhf/shapeworld_rm.yaml
 step "reward model, plain"; $L fit --config configs/rlhf/shapeworld_rm.yaml --data.init_args.reward_prompt.use_facts=false \
   --trainer.default_root_dir runs/rlhf_shapeworld_rm_plain --model.init_args.export_dir runs/rlhf_shapeworld_rm_plain/reward_model
@@ -25,7 +25,7 @@ step "reward model, facts in the judging turn"; $L fit --config configs/rlhf/sha
   --data.init_args.reward_prompt.facts_position=judge --trainer.default_root_dir runs/rlhf_shapeworld_rm_judge \
   --model.init_args.export_dir runs/rlhf_shapeworld_rm_judge/reward_model
 for run in rlhf_shapeworld_rm rlhf_shapeworld_rm_plain rlhf_shapeworld_rm_judge; do
-  step "pair accuracy by kind: $run"; $P -m lightning_csr.rlhf.pair_accuracy --reward-model runs/$run/reward_model
+  step "pair accuracy by kind: $run"; $P -m lightning_csr.shapeworld.rlhf.pair_accuracy --reward-model runs/$run/reward_model
 done
 step "PPO, facts reward model"; $L fit --config configs/rlhf/shapeworld_ppo.yaml
 step "PPO, plain reward model"; $L fit --config configs/rlhf/shapeworld_ppo.yaml \

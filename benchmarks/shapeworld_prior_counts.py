@@ -9,7 +9,7 @@ import argparse
 import json
 from pathlib import Path
 
-from lightning_csr.data.shapeworld import WorldConfig
+from lightning_csr.shapeworld import WorldConfig
 
 
 def main() -> None:
@@ -26,7 +26,9 @@ def main() -> None:
         missing += bool(absent_partners)
         named += bool(hallucinated & absent_partners)
         other += bool(hallucinated - absent_partners)
-    print(f"{len(rows)} test scenes; {missing} with an absent partner, named in {named}; other errors in {other}")
+    print(
+        f"{len(rows)} test scenes; {missing} with an absent partner, named in {named}; other errors in {other}"
+    )
 
 
 if __name__ == "__main__":

@@ -19,10 +19,10 @@ from lightning.pytorch.cli import LightningCLI
 # subcommand -> "module:function(argv)"; imported lazily so `fit` does not pay for them
 SUBCOMMANDS = {
     "export": "lightning_csr.cli:export_main",
-    "shapeworld": "lightning_csr.data.shapeworld.cli:main",
+    "shapeworld": "lightning_csr.shapeworld.commands.build:main",
     "evaluate": "lightning_csr.evaluation.runner:main",
-    "povid": "lightning_csr.povid_cli:main",
-    "compare": "lightning_csr.method_comparison:main",
+    "povid": "lightning_csr.commands.povid_inject:main",
+    "compare": "lightning_csr.shapeworld.comparison.run:main",
 }
 
 
@@ -72,8 +72,8 @@ def load_run(config_path: str | Path, overrides: Sequence[str] = ()) -> CSRCli:
 
 def export_main(argv: Sequence[str]) -> None:
     """`lightning-csr export --run RUN_DIR --out DIR` (or `--config CONFIG --ckpt_path CKPT`)."""
+    from lightning_csr.commands.export import export_policy
     from lightning_csr.evaluation.model_loading import find_checkpoint, find_run_config
-    from lightning_csr.export import export_policy
 
     parser = argparse.ArgumentParser(prog="lightning-csr export", description=export_main.__doc__)
     parser.add_argument("--run", default=None, help="a run directory: its saved config and its last.ckpt")

@@ -5,7 +5,7 @@ from lightning_csr.callbacks.iteration import IterationEvaluator
 from lightning_csr.callbacks.latest_checkpoint import LatestCheckpoint
 from lightning_csr.callbacks.reference_sync import ReferenceSyncCallback
 from lightning_csr.callbacks.regeneration import PreferenceRegenerationCallback
-from lightning_csr.callbacks.shapeworld_eval import ShapeWorldEvalCallback
+from lightning_csr.shapeworld.evaluation.callback import ShapeWorldEvalCallback
 
 __all__ = [
     "EvaluationCallback",

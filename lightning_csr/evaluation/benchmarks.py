@@ -217,10 +217,10 @@ def _mmhal(options: BenchmarkOptions, generate: CachedGenerator) -> dict[str, An
 
 
 def _shapeworld(options: BenchmarkOptions, generate: CachedGenerator) -> dict[str, Any]:
-    from lightning_csr.data.shapeworld import WorldConfig
-    from lightning_csr.data.shapeworld.prepare import load_images, read_scenes
-    from lightning_csr.evaluation.shapeworld_mmhal import mmhal_questions, rate_replies, score_mmhal
-    from lightning_csr.evaluation.shapeworld_outputs import score_shapeworld, shapeworld_requests
+    from lightning_csr.shapeworld import WorldConfig
+    from lightning_csr.shapeworld.build.prepare import load_images, read_scenes
+    from lightning_csr.shapeworld.evaluation.mmhal import mmhal_questions, rate_replies, score_mmhal
+    from lightning_csr.shapeworld.evaluation.outputs import score_shapeworld, shapeworld_requests
 
     root = Path(options.data)
     if not (root / "world.json").is_file():

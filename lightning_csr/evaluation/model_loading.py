@@ -11,7 +11,7 @@ import torch
 
 from lightning_csr.backbones import BACKBONES, build_backbone
 from lightning_csr.backbones.base import Backbone
-from lightning_csr.data.shapeworld.evaluate import PROCESSOR_FILES, WEIGHT_FILES, ModelDirError
+from lightning_csr.shapeworld.evaluation.model_dirs import PROCESSOR_FILES, WEIGHT_FILES, ModelDirError
 
 log = logging.getLogger(__name__)
 

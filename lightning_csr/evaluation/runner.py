@@ -85,10 +85,10 @@ def check_same_model(out_dir: Path, description: str) -> None:
 
 def evaluate(args: argparse.Namespace) -> tuple[dict[str, Any], Path]:
     """Load the model, run the benchmark with cached answers, write results.json, report.md and plots."""
-    from lightning_csr.data.shapeworld.report import RichProgress
     from lightning_csr.evaluation.answers_store import AnswerStore
     from lightning_csr.evaluation.cached_generation import CachedGenerator
     from lightning_csr.evaluation.model_loading import is_run_dir, load_model
+    from lightning_csr.shapeworld.build.card import RichProgress
 
     run_dir = Path(args.model) if is_run_dir(Path(args.model)) and not args.adapter else None
     out_dir = default_out_dir(args, run_dir)
@@ -166,7 +166,7 @@ def _print_summary(result: dict[str, Any], out_dir: Path) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Evaluate a model (HF dir, base + adapter, or CSR run dir) on chair, pope, mmhal or shapeworld."""
-    from lightning_csr.data.shapeworld.evaluate import ModelDirError
+    from lightning_csr.shapeworld.evaluation.model_dirs import ModelDirError
 
     args = _parser().parse_args(list(sys.argv[1:] if argv is None else argv))
     try:

@@ -12,10 +12,10 @@ from lightning.pytorch.cli import OptimizerCallable
 
 from lightning_csr.backbones.base import Backbone
 from lightning_csr.backbones.policy import build_policy
-from lightning_csr.modules.logprobs import completion_logprobs
-from lightning_csr.modules.reference import Reference
-from lightning_csr.modules.schedules import SchedulerCallable, WarmupCosine
-from lightning_csr.modules.teacher_forcing import model_logits
+from lightning_csr.modules.components.logprobs import completion_logprobs
+from lightning_csr.modules.components.reference import Reference
+from lightning_csr.modules.components.schedules import SchedulerCallable, WarmupCosine
+from lightning_csr.modules.components.teacher_forcing import model_logits
 
 
 def default_optimizer(params) -> torch.optim.Optimizer:

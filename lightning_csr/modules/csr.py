@@ -16,8 +16,8 @@ from lightning_csr.generation.pairs import Curation, curate_pairs
 from lightning_csr.generation.search import sentence_search
 from lightning_csr.losses.dpo import DPOLossConfig
 from lightning_csr.modules.base import default_optimizer
+from lightning_csr.modules.components.schedules import SchedulerCallable, WarmupCosine
 from lightning_csr.modules.preference import PreferenceModule
-from lightning_csr.modules.schedules import SchedulerCallable, WarmupCosine
 from lightning_csr.rewards.calibrated import RewardConfig
 
 

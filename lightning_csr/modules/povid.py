@@ -12,15 +12,15 @@ from lightning_csr.backbones.base import Backbone
 from lightning_csr.losses.dpo import DPOLossConfig
 from lightning_csr.losses.povid import noise_triggered_tokens, povid_loss
 from lightning_csr.modules.base import default_optimizer
-from lightning_csr.modules.image_corruption import CorruptionSettings, ImageCorruptor
-from lightning_csr.modules.preference import PreferenceModule
-from lightning_csr.modules.schedules import SchedulerCallable, WarmupCosine
-from lightning_csr.modules.teacher_forcing import (
+from lightning_csr.modules.components.image_corruption import CorruptionSettings, ImageCorruptor
+from lightning_csr.modules.components.schedules import SchedulerCallable, WarmupCosine
+from lightning_csr.modules.components.teacher_forcing import (
     gather_tokens,
     masked_sum,
     next_token_logits,
     targets_and_mask,
 )
+from lightning_csr.modules.preference import PreferenceModule
 
 NOISE_SOURCES = ("policy", "reference")
 

@@ -20,20 +20,7 @@ from lightning_csr.backbones.base import Backbone
 from lightning_csr.backbones.policy import build_policy
 from lightning_csr.data.provenance import backbone_settings, model_files_digest
 from lightning_csr.data.records import tokenizer_fingerprint
-from lightning_csr.losses.ppo import masked_mean, ppo_policy_loss, ppo_value_loss
-from lightning_csr.modules.base import default_optimizer
-from lightning_csr.modules.schedules import Constant, SchedulerCallable
-from lightning_csr.rewards.reward_model import (
-    RewardPrompt,
-    hidden_size,
-    load_reward_model,
-    reward_inputs,
-    reward_scores,
-    scalar_head,
-)
-from lightning_csr.rlhf.adapters import REF, REWARD, VALUE, SharedAdapters
-from lightning_csr.rlhf.advantages import iteration_logs, rollout_advantages
-from lightning_csr.rlhf.rollout import (
+from lightning_csr.generation.rollouts import (
     RolloutStore,
     merge_rollouts,
     response_token_lists,
@@ -42,9 +29,22 @@ from lightning_csr.rlhf.rollout import (
     select_rows,
     texts,
 )
-from lightning_csr.rlhf.scoring import response_logps, response_values, sequence_inputs
-from lightning_csr.rlhf.settings import PPOSettings
-from lightning_csr.rlhf.shaping import RewardShaping, batch_correctness
+from lightning_csr.losses.ppo import masked_mean, ppo_policy_loss, ppo_value_loss
+from lightning_csr.modules.base import default_optimizer
+from lightning_csr.modules.components.advantages import iteration_logs, rollout_advantages
+from lightning_csr.modules.components.ppo_settings import PPOSettings
+from lightning_csr.modules.components.response_scoring import response_logps, response_values, sequence_inputs
+from lightning_csr.modules.components.schedules import Constant, SchedulerCallable
+from lightning_csr.modules.components.shared_adapters import REF, REWARD, VALUE, SharedAdapters
+from lightning_csr.rewards.reward_model import (
+    RewardPrompt,
+    hidden_size,
+    load_reward_model,
+    reward_inputs,
+    reward_scores,
+    scalar_head,
+)
+from lightning_csr.rewards.shaping import RewardShaping, batch_correctness
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ from lightning.pytorch.cli import OptimizerCallable
 from lightning_csr.backbones.base import Backbone
 from lightning_csr.losses.dpo import DPOLossConfig, preference_loss
 from lightning_csr.modules.base import PolicyModule, default_optimizer
-from lightning_csr.modules.reference_cache import ReferenceLogpCache, cache_settings
-from lightning_csr.modules.schedules import SchedulerCallable, WarmupCosine
+from lightning_csr.modules.components.reference_cache import ReferenceLogpCache, cache_settings
+from lightning_csr.modules.components.schedules import SchedulerCallable, WarmupCosine
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from lightning_csr.backbones.base import Backbone
 from lightning_csr.backbones.policy import build_policy
 from lightning_csr.losses.reward_model import pairwise_reward_loss
 from lightning_csr.modules.base import default_optimizer
-from lightning_csr.modules.schedules import SchedulerCallable, WarmupCosine
+from lightning_csr.modules.components.schedules import SchedulerCallable, WarmupCosine
 from lightning_csr.rewards.reward_model import (
     RewardPrompt,
     hidden_size,

@@ -10,7 +10,7 @@ from lightning.pytorch.cli import OptimizerCallable
 from lightning_csr.backbones.base import Backbone
 from lightning_csr.backbones.policy import build_policy
 from lightning_csr.modules.base import PolicyModule, default_optimizer
-from lightning_csr.modules.schedules import SchedulerCallable, WarmupCosine
+from lightning_csr.modules.components.schedules import SchedulerCallable, WarmupCosine
 
 
 class SFTModule(PolicyModule):

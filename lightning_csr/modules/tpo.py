@@ -12,16 +12,16 @@ from lightning_csr.backbones.base import Backbone
 from lightning_csr.losses.dpo import DPOLossConfig, preference_loss
 from lightning_csr.losses.tpo import tpo_token_weights, visual_anchor_scores, weighted_sequence_logps
 from lightning_csr.modules.base import default_optimizer
-from lightning_csr.modules.image_corruption import CorruptionSettings, ImageCorruptor
-from lightning_csr.modules.preference import PreferenceModule
-from lightning_csr.modules.schedules import SchedulerCallable, WarmupCosine
-from lightning_csr.modules.teacher_forcing import (
+from lightning_csr.modules.components.image_corruption import CorruptionSettings, ImageCorruptor
+from lightning_csr.modules.components.schedules import SchedulerCallable, WarmupCosine
+from lightning_csr.modules.components.teacher_forcing import (
     gather_tokens,
     masked_mean,
     masked_sum,
     next_token_logits,
     targets_and_mask,
 )
+from lightning_csr.modules.preference import PreferenceModule
 
 
 def row_weights(scores: Tensor, num_chosen: int, margin: float) -> Tensor:

@@ -11,7 +11,7 @@ import pytest
 from lightning_csr.backbones import LlavaBackbone, LoraSettings
 from lightning_csr.data import PreferenceDataModule
 from lightning_csr.modules import PreferenceModule
-from lightning_csr.modules.reference_cache import ReferenceLogpCache, cache_settings
+from lightning_csr.modules.components.reference_cache import ReferenceLogpCache, cache_settings
 
 LORA = LoraSettings(r=4, alpha=8)
 

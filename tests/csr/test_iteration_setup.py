@@ -11,8 +11,8 @@ from lightning_csr.backbones import LlavaBackbone, LoraSettings
 from lightning_csr.callbacks import LatestCheckpoint, PreferenceRegenerationCallback, ReferenceSyncCallback
 from lightning_csr.data import PreferenceDataModule
 from lightning_csr.generation.config import SearchConfig
+from lightning_csr.modules.components.schedules import WarmupCosine
 from lightning_csr.modules.csr import CSRModule
-from lightning_csr.modules.schedules import WarmupCosine
 from lightning_csr.rewards.calibrated import RewardConfig
 from tests.conftest import write_prompts
 

@@ -78,7 +78,7 @@ def write_config(tmp_path: Path, run: str, point: str, llava: Path, clip: Path) 
                 "reference": "ref_adapter",
                 "optimizer": {"class_path": "torch.optim.AdamW", "init_args": {"lr": 5.0e-3}},
                 "scheduler": {
-                    "class_path": "lightning_csr.modules.schedules.WarmupCosine",
+                    "class_path": "lightning_csr.modules.components.schedules.WarmupCosine",
                     "init_args": {"warmup_ratio": 0.0},
                 },
             },

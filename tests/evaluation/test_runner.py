@@ -12,9 +12,9 @@ import yaml
 
 import lightning_csr.evaluation.cached_generation as cached_generation
 from lightning_csr.cli import main as cli_main
-from lightning_csr.data.shapeworld import WorldConfig, generate_scenes, render_scene
-from lightning_csr.data.shapeworld.sft_data import image_path
 from lightning_csr.evaluation.model_loading import ModelDirError, load_model
+from lightning_csr.shapeworld import WorldConfig, generate_scenes, render_scene
+from lightning_csr.shapeworld.build.sft_data import image_path
 from tests.evaluation.coco_fixture import NO_FILE, write_coco_fixture
 
 FAST = ["--batch-size", "8", "--max-new-tokens", "3", "--answer-tokens", "2"]

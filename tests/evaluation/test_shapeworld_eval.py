@@ -6,22 +6,22 @@ import pytest
 import torch
 
 from lightning_csr.backbones import LlavaBackbone
-from lightning_csr.data.shapeworld import (
+from lightning_csr.shapeworld import (
     WorldConfig,
     build_processor,
     generate_scenes,
     processor_spec,
     world_corpus,
 )
-from lightning_csr.data.shapeworld.clip import CLIPSize
-from lightning_csr.data.shapeworld.vlm import VLMSize, base_vlm_config
-from lightning_csr.evaluation.shapeworld import (
+from lightning_csr.shapeworld.evaluation.metrics import (
     evaluate_shapeworld,
     generate_answers,
     score_outputs,
     shapeworld_questions,
     suppressed_token_ids,
 )
+from lightning_csr.shapeworld.models.clip import CLIPSize
+from lightning_csr.shapeworld.models.vlm import VLMSize, base_vlm_config
 
 TINY = VLMSize(text_hidden=64, text_intermediate=128, text_layers=1, text_heads=2)
 TINY_VISION = CLIPSize(
@@ -75,7 +75,7 @@ def test_generation_never_emits_suppressed_tokens(setup) -> None:
     with torch.no_grad():
         model.get_output_embeddings().weight[backbone.image_token_id] *= 0
         model.get_output_embeddings().weight[backbone.image_token_id] += 5.0
-    from lightning_csr.data.shapeworld import render_scene
+    from lightning_csr.shapeworld import render_scene
 
     answers = generate_answers(
         model, backbone, [render_scene(scenes[0], world)] * 2, ["Describe this image."] * 2, max_new_tokens=5

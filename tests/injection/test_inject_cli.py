@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
+from lightning_csr.commands.povid_inject import main
 from lightning_csr.data.records import read_records
-from lightning_csr.data.shapeworld import WorldConfig, generate_scenes
-from lightning_csr.povid_cli import main
+from lightning_csr.shapeworld import WorldConfig, generate_scenes
 
 
 def test_shapeworld_pairs(tmp_path, capsys):

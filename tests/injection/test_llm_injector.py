@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from lightning_csr.commands.povid_inject import main
 from lightning_csr.data.injection import InjectionError, InjectionRequest, LLMInjector
-from lightning_csr.povid_cli import main
 from tests.evaluation.fake_openai_server import FakeOpenAIServer
 
 KEY = "sk-test-secret-123"

@@ -8,8 +8,8 @@ import re
 import pytest
 
 from lightning_csr.data.injection import InjectionError, InjectionVocabulary, RuleBasedInjector
-from lightning_csr.data.shapeworld import WorldConfig, describe, generate_scenes
-from lightning_csr.data.shapeworld.tasks import _POSITIONS
+from lightning_csr.shapeworld import WorldConfig, describe, generate_scenes
+from lightning_csr.shapeworld.world.tasks import _POSITIONS
 
 WORLD = WorldConfig()
 SCENES = generate_scenes(WORLD, 60, seed=0, split="train")

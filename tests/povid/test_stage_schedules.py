@@ -5,8 +5,8 @@ from __future__ import annotations
 import lightning as L
 import pytest
 
+from lightning_csr.modules.components.schedules import WarmupCosine
 from lightning_csr.modules.povid import POVIDModule
-from lightning_csr.modules.schedules import WarmupCosine
 from tests.tpo.helpers import adamw, backbone, datamodule
 
 PEAK = 1e-2  # helpers.adamw

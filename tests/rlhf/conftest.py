@@ -12,8 +12,8 @@ from PIL import Image
 
 from lightning_csr.backbones import LlavaBackbone, LoraSettings
 from lightning_csr.data.rlhf import RLPromptDataModule
+from lightning_csr.modules.components.ppo_settings import PPOSettings
 from lightning_csr.modules.ppo import PPOModule
-from lightning_csr.rlhf.settings import PPOSettings
 
 
 @pytest.fixture(scope="session")

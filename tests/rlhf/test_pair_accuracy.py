@@ -12,12 +12,12 @@ from lightning_csr.backbones import LlavaBackbone, LoraSettings
 from lightning_csr.data.preference_dataset import PreferenceDataset
 from lightning_csr.data.records import PreferenceRecord, write_records
 from lightning_csr.data.rlhf import RewardPairCollator
-from lightning_csr.data.shapeworld import Scene, SceneObject, WorldConfig
-from lightning_csr.data.shapeworld.prepare import read_scenes
 from lightning_csr.modules.reward_model import RewardModelModule
 from lightning_csr.rewards.reward_model import read_reward_model
-from lightning_csr.rlhf.pair_accuracy import accuracy_by_kind, main, pair_kind, pair_wins
-from lightning_csr.rlhf.shapeworld_data import scene_pairs
+from lightning_csr.shapeworld import Scene, SceneObject, WorldConfig
+from lightning_csr.shapeworld.build.prepare import read_scenes
+from lightning_csr.shapeworld.rlhf.pair_accuracy import accuracy_by_kind, main, pair_kind, pair_wins
+from lightning_csr.shapeworld.rlhf.pairs import scene_pairs
 from tests.evaluation.test_runner import write_tiny_shapeworld
 
 WORLD = WorldConfig()

@@ -7,8 +7,8 @@ import torch
 
 from lightning_csr.backbones import QuantizationSettings
 from lightning_csr.data.rlhf import read_rl_prompts
+from lightning_csr.generation.rollouts import RolloutStore
 from lightning_csr.losses.ppo import kl_penalty
-from lightning_csr.rlhf.rollout import RolloutStore
 from tests.backbones.conftest import make_images
 from tests.rlhf.conftest import fit_ppo, ppo_module, snapshot
 

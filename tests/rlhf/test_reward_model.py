@@ -127,7 +127,7 @@ def test_reward_module_trains_and_exports(tiny_llava_dir, pairs_dir, tmp_path):
 
 
 def test_exported_reward_model_scores_the_same_inside_ppo(tiny_llava_dir, tmp_path):
-    from lightning_csr.rlhf.adapters import REWARD
+    from lightning_csr.modules.components.shared_adapters import REWARD
     from tests.rlhf.conftest import ppo_module
 
     torch.manual_seed(0)

@@ -9,7 +9,7 @@ import torch
 
 from lightning_csr.data.provenance import STAMP_FILE, ProducerMismatchError
 from lightning_csr.data.rlhf import read_rl_prompts
-from lightning_csr.rlhf.rollout import RolloutStore
+from lightning_csr.generation.rollouts import RolloutStore
 from tests.backbones.conftest import make_images
 from tests.rlhf.conftest import ppo_module
 

@@ -8,9 +8,9 @@ import pytest
 from transformers import AutoProcessor, LlavaProcessor
 
 from lightning_csr.cli import main
-from lightning_csr.data.shapeworld import Scene, WorldConfig, build_processor, generate_scenes, world_corpus
-from lightning_csr.data.shapeworld.prepare import prepare
-from lightning_csr.data.shapeworld.settings import tiny_settings
+from lightning_csr.shapeworld import Scene, WorldConfig, build_processor, generate_scenes, world_corpus
+from lightning_csr.shapeworld.build.prepare import prepare
+from lightning_csr.shapeworld.build.settings import tiny_settings
 
 
 @pytest.fixture(scope="session")

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from lightning_csr.cli import main
-from lightning_csr.data.shapeworld import kernel_pin
-from lightning_csr.data.shapeworld.parallel import StageJob, StageWorkers
-from lightning_csr.data.shapeworld.prepare import Builder, model_jobs, prepare
-from lightning_csr.data.shapeworld.report import NullProgress
-from lightning_csr.data.shapeworld.settings import tiny_settings
-from lightning_csr.data.shapeworld.stages import PrepareError, StageRunner
+from lightning_csr.shapeworld.build import kernel_pin
+from lightning_csr.shapeworld.build.card import NullProgress
+from lightning_csr.shapeworld.build.prepare import Builder, model_jobs, prepare
+from lightning_csr.shapeworld.build.settings import tiny_settings
+from lightning_csr.shapeworld.build.stages import PrepareError, StageRunner
+from lightning_csr.shapeworld.build.workers import StageJob, StageWorkers
 
 MODEL_FILES = ["vision/model.safetensors", "base_model/model.safetensors", "clip/model.safetensors"]
 MODEL_STAGES = ["vision", "base_model", "clip", "evaluate_base", "evaluate_clip"]
@@ -128,7 +128,7 @@ def test_cpu_model_and_the_mkl_branch_it_runs(tmp_path: Path) -> None:
 def test_threads_sets_the_stage_workers(monkeypatch, tmp_path: Path) -> None:
     seen: dict = {}
     monkeypatch.setattr(
-        "lightning_csr.data.shapeworld.prepare.prepare",
+        "lightning_csr.shapeworld.build.prepare.prepare",
         lambda out, settings, world, progress, workers: seen.update(workers=workers),
     )
     main(["shapeworld", "prepare", "--out", str(tmp_path), "--scale", "tiny", "--quiet", "--threads", "3"])

@@ -9,8 +9,9 @@ import torch
 import yaml
 from transformers import AutoProcessor, CLIPModel
 
-from lightning_csr.data.shapeworld import Scene, WorldConfig, render_scene
-from lightning_csr.data.shapeworld.clip import (
+from lightning_csr.shapeworld import Scene, WorldConfig, render_scene
+from lightning_csr.shapeworld.build.settings import tiny_settings
+from lightning_csr.shapeworld.models.clip import (
     CLIPSettings,
     CLIPSize,
     build_clip_processor,
@@ -21,7 +22,6 @@ from lightning_csr.data.shapeworld.clip import (
     save_clip,
     train_clip,
 )
-from lightning_csr.data.shapeworld.settings import tiny_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = tiny_settings().clip_model

@@ -9,10 +9,10 @@ import pytest
 
 from lightning_csr.backbones import LlavaBackbone
 from lightning_csr.cli import main
-from lightning_csr.data.shapeworld import prepare as prepare_module
-from lightning_csr.data.shapeworld.prepare import prepare
-from lightning_csr.data.shapeworld.settings import tiny_settings
-from lightning_csr.data.shapeworld.stages import PrepareError
+from lightning_csr.shapeworld.build import prepare as prepare_module
+from lightning_csr.shapeworld.build.prepare import prepare
+from lightning_csr.shapeworld.build.settings import tiny_settings
+from lightning_csr.shapeworld.build.stages import PrepareError
 
 LAYOUT = [
     "world.json",
@@ -135,7 +135,7 @@ def test_evaluate_command(prepared: tuple[Path, dict], tmp_path: Path, capsys) -
 def test_busy_cores_reads_the_cpu_time_spent_meanwhile(tmp_path, monkeypatch) -> None:
     import os
 
-    from lightning_csr.data.shapeworld import cli
+    from lightning_csr.shapeworld.commands import build as cli
 
     stat = tmp_path / "stat"
     # user nice system idle iowait irq softirq: 100 ticks pass, 25 of them idle -> 75 % busy

@@ -12,11 +12,11 @@ import yaml
 from lightning_csr.backbones import LlavaBackbone
 from lightning_csr.data.records import RecordError
 from lightning_csr.data.sft import SFTCollator, SFTDataModule, SFTRecord, read_sft_records, write_sft_records
-from lightning_csr.data.shapeworld import Scene, WorldConfig, processor_spec, render_scene
-from lightning_csr.data.shapeworld.clip import CLIPSize
-from lightning_csr.data.shapeworld.sft_data import image_path, sft_records
-from lightning_csr.data.shapeworld.vlm import VLMSize, base_vlm_config
 from lightning_csr.modules.sft import SFTModule
+from lightning_csr.shapeworld import Scene, WorldConfig, processor_spec, render_scene
+from lightning_csr.shapeworld.build.sft_data import image_path, sft_records
+from lightning_csr.shapeworld.models.clip import CLIPSize
+from lightning_csr.shapeworld.models.vlm import VLMSize, base_vlm_config
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY = VLMSize(text_hidden=64, text_intermediate=128, text_layers=1, text_heads=2)
@@ -62,7 +62,7 @@ def _module(processor_dir: Path, lr: float) -> SFTModule:
         train_vision_tower=True,
         train_projector=True,
     )
-    from lightning_csr.modules.schedules import Constant
+    from lightning_csr.modules.components.schedules import Constant
 
     return SFTModule(backbone, optimizer=lambda p: torch.optim.AdamW(p, lr=lr), scheduler=Constant)
 
@@ -103,7 +103,7 @@ def test_vision_init_copies_the_clip_vision_tower(
 ) -> None:
     from transformers import AutoProcessor, CLIPModel
 
-    from lightning_csr.data.shapeworld.clip import build_clip_processor, clip_config
+    from lightning_csr.shapeworld.models.clip import build_clip_processor, clip_config
 
     clip_processor = build_clip_processor(
         AutoProcessor.from_pretrained(str(processor_dir)).tokenizer, world, tmp_path
@@ -130,7 +130,7 @@ def full_processor_dir(
     world: WorldConfig, scenes: list[Scene], tmp_path_factory: pytest.TempPathFactory
 ) -> Path:
     """A processor whose patch size is the default CLIP's (what sft.yaml expects)."""
-    from lightning_csr.data.shapeworld import build_processor, world_corpus
+    from lightning_csr.shapeworld import build_processor, world_corpus
 
     out = tmp_path_factory.mktemp("full_processor")
     build_processor(world, world_corpus(world, scenes), out, patch_size=CLIPSize().patch_size)

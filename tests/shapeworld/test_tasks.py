@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from lightning_csr.data.shapeworld import (
+from lightning_csr.shapeworld import (
     DESCRIPTION_PROMPTS,
     Scene,
     SceneObject,
@@ -139,7 +139,7 @@ def test_position_phrase_scales_with_the_grid(cell: tuple[int, int], grid: int, 
 
 
 def test_noisy_captions_name_absent_partners_right_after_their_trigger() -> None:
-    from lightning_csr.data.shapeworld.sft_data import noisy_description, prior_additions, sft_records
+    from lightning_csr.shapeworld.build.sft_data import noisy_description, prior_additions, sft_records
 
     world = WorldConfig(co_occurrence={"star": {"circle": 0.8}, "cross": {"ring": 0.8}})
     star = SceneObject("star", "yellow", "large", (0, 0), (1, 1, 12, 12))

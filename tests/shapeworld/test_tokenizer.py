@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from transformers import AutoProcessor, LlavaProcessor
 
-from lightning_csr.data.shapeworld import (
+from lightning_csr.shapeworld import (
     DESCRIPTION_PROMPTS,
     Scene,
     WorldConfig,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lightning_csr.data.shapeworld import PALETTE, Scene, WorldConfig, generate_scenes, render_scene, split_of
+from lightning_csr.shapeworld import PALETTE, Scene, WorldConfig, generate_scenes, render_scene, split_of
 
 
 def png_bytes(scene: Scene, world: WorldConfig) -> bytes:

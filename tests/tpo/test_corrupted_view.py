@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from lightning_csr.modules.image_corruption import CorruptionSettings, ImageCorruptor
+from lightning_csr.modules.components.image_corruption import CorruptionSettings, ImageCorruptor
 from lightning_csr.modules.tpo import TPOModule
 from tests.tpo.helpers import backbone, first_batch
 

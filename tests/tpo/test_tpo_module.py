@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from lightning_csr.modules import PreferenceModule
-from lightning_csr.modules.teacher_forcing import masked_sum
+from lightning_csr.modules.components.teacher_forcing import masked_sum
 from lightning_csr.modules.tpo import TPOModule, row_weights
 from tests.tpo.helpers import (
     adamw,

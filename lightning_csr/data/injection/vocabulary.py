@@ -64,7 +64,7 @@ class InjectionVocabulary:
 
         Co-occurrence and frequency are counted over `scenes` when given, else taken from the world's priors.
         """
-        from lightning_csr.data.shapeworld.tasks import _POSITIONS, co_occurrence_counts, shape_counts
+        from lightning_csr.shapeworld.world.tasks import _POSITIONS, co_occurrence_counts, shape_counts
 
         if scenes:
             pairs = co_occurrence_counts(scenes)
