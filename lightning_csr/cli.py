@@ -45,7 +45,7 @@ class CSRCli(LightningCLI):
 
 
 def _parser_kwargs() -> dict:
-    common = {"parser_mode": "omegaconf"}
+    common = {"parser_mode": "omegaconf+"}
     return {
         "default_config_files": [],
         **common,
