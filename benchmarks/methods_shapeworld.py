@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 
-from lightning_csr.shapeworld.comparison.run import main
+from lightning_csr.shapeworld.commands.compare import main
 
 if __name__ == "__main__":
     main(sys.argv[1:])

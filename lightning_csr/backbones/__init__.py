@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import importlib
 
-from lightning_csr.backbones.base import Backbone, ImageTokenMismatchError
+from lightning_csr.backbones.base import Backbone
+from lightning_csr.backbones.batches import ImageTokenMismatchError
 from lightning_csr.backbones.llava import LlavaBackbone
 from lightning_csr.backbones.settings import LoraSettings, QuantizationSettings
 
@@ -32,13 +33,29 @@ def build_backbone(name: str, **kwargs) -> Backbone:
     return backbone_class(name)(**kwargs)
 
 
+# the adapter classes by name (`lightning_csr.backbones.Qwen2VLBackbone` in a config), each family imported on use
+_CLASSES = {path.split(":")[1]: path for path in BACKBONES.values()}
+
+
+def __getattr__(name: str) -> type[Backbone]:
+    if name not in _CLASSES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module, cls = _CLASSES[name].split(":")
+    return getattr(importlib.import_module(module), cls)
+
+
 __all__ = [
     "BACKBONES",
     "Backbone",
+    "ComposedBackbone",
+    "Idefics3Backbone",
     "ImageTokenMismatchError",
     "LlavaBackbone",
+    "LlavaNextBackbone",
     "LoraSettings",
+    "PaliGemmaBackbone",
     "QuantizationSettings",
+    "Qwen2VLBackbone",
     "backbone_class",
     "build_backbone",
 ]

@@ -9,13 +9,10 @@ from typing import Any, ClassVar
 import torch
 from PIL import Image
 
+from lightning_csr.backbones import batches
 from lightning_csr.backbones.settings import LoraSettings, QuantizationSettings, resolve_dtype
 
 LANGUAGE_MODEL_LINEARS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
-
-
-class ImageTokenMismatchError(ValueError):
-    """Image placeholder tokens and image features disagree for a sample."""
 
 
 class Backbone:
@@ -191,70 +188,10 @@ class Backbone:
             ids.pop()  # an answer that ended itself; a capped one has no end token
         return ids + [self.end_of_turn_id]
 
-    def prompt_batch(self, images: Sequence[Image.Image], prompts: Sequence[str]) -> dict[str, torch.Tensor]:
-        """Left-padded prompts (with images) ready for generation."""
-        tokenizer = self.tokenizer
-        side, tokenizer.padding_side = tokenizer.padding_side, "left"
-        try:
-            return dict(
-                self.processor(
-                    images=self.prepare_images(images),
-                    text=[self.prompt_text(p) for p in prompts],
-                    return_tensors="pt",
-                    padding=True,
-                )
-            )
-        finally:
-            tokenizer.padding_side = side
-
-    def collate(
-        self,
-        images: Sequence[Image.Image],
-        prompts: Sequence[str],
-        responses: Sequence[str],
-        ids: Sequence[str] | None = None,
-        response_token_ids: Sequence[Sequence[int] | None] | None = None,
-    ) -> dict[str, torch.Tensor]:
-        """Right-padded (image, prompt, response) batch with a completion mask; never truncates.
-
-        A row's `response_token_ids`, when given, are the response's tokens as sampled; they replace its text.
-        """
-        enc = self.prompt_batch(images, prompts)
-        mask = enc.pop("attention_mask")
-        prompt_ids = enc.pop("input_ids")
-        token_inputs = {k: enc.pop(k) for k in list(enc) if k in self.token_level_inputs}
-        rows, extras = [], {k: [] for k in token_inputs}
-        forbidden = {self.image_token_id, self.tokenizer.pad_token_id}
-        sampled = [None] * len(responses) if response_token_ids is None else response_token_ids
-        for i, (response, token_ids) in enumerate(zip(responses, sampled, strict=True)):
-            keep = mask[i].bool()
-            r_ids = self.response_ids(response, token_ids)
-            if forbidden & set(r_ids[:-1]):
-                name = ids[i] if ids else f"#{i}"
-                raise ImageTokenMismatchError(
-                    f"sample {name}: the response contains the image or padding token"
-                )
-            rows.append((prompt_ids[i][keep].tolist(), r_ids))
-            for k, v in token_inputs.items():
-                extras[k].append(v[i][keep].tolist() + [self.token_level_inputs[k]] * len(r_ids))
-        length = max(len(p) + len(r) for p, r in rows)
-        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else self.end_of_turn_id
-        batch = {
-            "input_ids": torch.full((len(rows), length), pad, dtype=torch.long),
-            "attention_mask": torch.zeros(len(rows), length, dtype=torch.long),
-            "completion_mask": torch.zeros(len(rows), length, dtype=torch.long),
-        }
-        for k in extras:
-            batch[k] = torch.zeros(len(rows), length, dtype=token_inputs[k].dtype)
-        for i, (p, r) in enumerate(rows):
-            n = len(p) + len(r)
-            batch["input_ids"][i, :n] = torch.tensor(p + r)
-            batch["attention_mask"][i, :n] = 1
-            batch["completion_mask"][i, len(p) : n] = 1
-            for k in extras:
-                batch[k][i, :n] = torch.tensor(extras[k][i])
-        batch.update(enc)
-        return batch
+    # batches (backbones/batches.py): left-padded prompts, right-padded training rows, image-token checks
+    prompt_batch = batches.prompt_batch
+    collate = batches.collate
+    check_image_tokens = batches.check_image_tokens
 
     def model_inputs(self, batch: dict[str, Any]) -> dict[str, Any]:
         """The subset of a batch the model's forward takes."""
@@ -268,20 +205,6 @@ class Backbone:
     def image_features_reusable(self) -> bool:
         """Image features are the same for policy and reference (frozen encoder and projector, LM-only LoRA)."""
         return self.shares_image_features and not (self.train_projector or self.train_vision_tower)
-
-    def check_image_tokens(self, batch: dict[str, torch.Tensor], ids: Sequence[str] | None = None) -> None:
-        """Each row holds as many image tokens as its image produces features (cheap count check)."""
-        counts = (batch["input_ids"] == self.image_token_id).sum(dim=1)
-        expected = self.expected_image_tokens(batch)
-        if expected is None:
-            return
-        bad = (counts != expected).nonzero().flatten().tolist()
-        if bad:
-            names = [ids[i] if ids else f"#{i}" for i in bad]
-            raise ImageTokenMismatchError(
-                f"image tokens and image features disagree for samples {names}: "
-                f"tokens {counts[bad].tolist()}, expected {expected[bad].tolist()}"
-            )
 
     def expected_image_tokens(self, batch: dict[str, torch.Tensor]) -> torch.Tensor | None:
         """Image tokens each row must contain, when the family can tell from the batch alone."""

@@ -15,7 +15,7 @@ from transformers import (
     PreTrainedModel,
 )
 
-from lightning_csr.backbones.base import ImageTokenMismatchError
+from lightning_csr.backbones.batches import ImageTokenMismatchError
 
 PROJECTORS = ("linear", "mlp2x_gelu")
 

@@ -49,8 +49,3 @@ def build_policy(backbone: Backbone, model: torch.nn.Module | None = None) -> to
     # model would train in eval mode, where transformers skips gradient checkpointing
     model.train()
     return model
-
-
-def trainable_state_keys(model: torch.nn.Module) -> set[str]:
-    """Names of parameters that training changes (what a checkpoint must hold)."""
-    return {n for n, p in model.named_parameters() if p.requires_grad}

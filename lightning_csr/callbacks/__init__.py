@@ -5,7 +5,6 @@ from lightning_csr.callbacks.iteration import IterationEvaluator
 from lightning_csr.callbacks.latest_checkpoint import LatestCheckpoint
 from lightning_csr.callbacks.reference_sync import ReferenceSyncCallback
 from lightning_csr.callbacks.regeneration import PreferenceRegenerationCallback
-from lightning_csr.shapeworld.evaluation.callback import ShapeWorldEvalCallback
 
 __all__ = [
     "EvaluationCallback",
@@ -13,5 +12,4 @@ __all__ = [
     "LatestCheckpoint",
     "PreferenceRegenerationCallback",
     "ReferenceSyncCallback",
-    "ShapeWorldEvalCallback",
 ]

@@ -11,7 +11,7 @@ from PIL import Image
 
 from lightning_csr.backbones.base import Backbone
 from lightning_csr.evaluation.answers_store import AnswerStore
-from lightning_csr.shapeworld.evaluation.metrics import generate_answers
+from lightning_csr.generation.greedy import generate_answers
 
 ProgressFactory = Callable[[str, int], Callable[[int], None]]
 

@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import json
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from lightning_csr.backbones import BACKBONES, build_backbone
+from lightning_csr.backbones import build_backbone
 from lightning_csr.backbones.base import Backbone
-from lightning_csr.shapeworld.evaluation.model_dirs import PROCESSOR_FILES, WEIGHT_FILES, ModelDirError
+from lightning_csr.evaluation.model_files import (
+    ModelDirError,
+    check_hf_dir,
+    family_for_model_type,
+    has_processor,
+    model_family,
+)
 
-log = logging.getLogger(__name__)
-
-# config.json model_type -> backbone family, where the two names differ
-MODEL_TYPE_FAMILIES = {"qwen2_5_vl": "qwen2_vl", "smolvlm": "idefics3"}
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model")
 EXPORT_DIRS = ("export/merged", "merged")
 
 
@@ -31,15 +30,6 @@ class LoadedModel:
     run_dir: Path | None = None
 
 
-def family_for_model_type(model_type: str | None) -> str:
-    """The backbone family of a config's `model_type`; unknown types fall back to llava with a warning."""
-    family = MODEL_TYPE_FAMILIES.get(model_type or "", model_type)
-    if family in BACKBONES:
-        return family
-    log.warning("model_type %r has no backbone adapter; using the llava adapter", model_type)
-    return "llava"
-
-
 def is_run_dir(path: Path) -> bool:
     """A CSR/DPO run directory: per-iteration outputs, checkpoints or a saved LightningCLI config."""
     return (
@@ -51,35 +41,6 @@ def is_run_dir(path: Path) -> bool:
             or (path / "config.yaml").is_file()
         )
     )
-
-
-def check_processor(path: Path) -> None:
-    """Raise ModelDirError unless `path` holds a processor (image processor config and a tokenizer)."""
-    has_image = any((path / name).exists() for name in PROCESSOR_FILES)
-    has_tokenizer = any((path / name).exists() for name in TOKENIZER_FILES)
-    if not (has_image and has_tokenizer):
-        missing = [] if has_image else [" or ".join(PROCESSOR_FILES)]
-        missing += [] if has_tokenizer else [" or ".join(TOKENIZER_FILES)]
-        raise ModelDirError(
-            f"{path} has no processor (missing {', '.join(missing)}): save it next to the model with "
-            "`processor.save_pretrained(dir)`, or use `lightning-csr export`, which writes both"
-        )
-
-
-def check_hf_dir(path: Path) -> str:
-    """Validate a saved HF model directory and return its backbone family."""
-    if not path.is_dir():
-        raise ModelDirError(f"model directory {path} does not exist")
-    if (path / "adapter_config.json").exists() and not (path / "config.json").exists():
-        raise ModelDirError(
-            f"{path} holds a PEFT adapter only: pass the base model as --model and {path} as --adapter"
-        )
-    if not (path / "config.json").exists():
-        raise ModelDirError(f"{path} is not a model directory: no config.json")
-    if not any((path / name).exists() for name in WEIGHT_FILES):
-        raise ModelDirError(f"{path} has no weights ({' or '.join(WEIGHT_FILES[::2])})")
-    check_processor(path)
-    return family_for_model_type(json.loads((path / "config.json").read_text()).get("model_type"))
 
 
 def load_hf_dir(path: str | Path, dtype: str = "float32") -> LoadedModel:
@@ -98,28 +59,14 @@ def load_with_adapter(base: str, adapter: str | Path, dtype: str = "float32") ->
     if not (adapter / "adapter_config.json").is_file():
         raise ModelDirError(f"{adapter} is not a PEFT adapter directory: no adapter_config.json")
     if Path(base).is_dir():
-        family = check_hf_dir(Path(base)) if not _has_processor(adapter) else _family_of(Path(base))
+        family = check_hf_dir(Path(base)) if not has_processor(adapter) else model_family(Path(base))
     else:
         family = family_for_model_type(AutoConfig.from_pretrained(base).model_type)
-    processor_id = str(adapter) if _has_processor(adapter) else base
+    processor_id = str(adapter) if has_processor(adapter) else base
     backbone = build_backbone(family, model_id=base, processor_id=processor_id, dtype=dtype)
     backbone.processor  # noqa: B018 - fail early with a clear error when no processor can be loaded
     model = PeftModel.from_pretrained(backbone.load_model(), str(adapter)).eval()
     return LoadedModel(model, backbone, f"{family}:{base} + adapter {adapter}")
-
-
-def _has_processor(path: Path) -> bool:
-    try:
-        check_processor(path)
-    except ModelDirError:
-        return False
-    return True
-
-
-def _family_of(path: Path) -> str:
-    if not (path / "config.json").exists():
-        raise ModelDirError(f"{path} is not a model directory: no config.json")
-    return family_for_model_type(json.loads((path / "config.json").read_text()).get("model_type"))
 
 
 def find_run_config(run_dir: Path) -> Path:
@@ -153,7 +100,7 @@ def load_run_policy(run_dir: str | Path, checkpoint: str | Path | None = None) -
                 loaded = load_hf_dir(run_dir / name)
                 loaded.run_dir = run_dir
                 return loaded
-    from lightning_csr.cli import load_run
+    from lightning_csr.commands.lightning import load_run
 
     config = find_run_config(run_dir)
     checkpoint = Path(checkpoint) if checkpoint else find_checkpoint(run_dir)

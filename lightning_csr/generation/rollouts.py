@@ -1,31 +1,21 @@
-"""PPO rollouts: sampled responses with raw-logit log-probs, their layout, merging and atomic storage.
+"""PPO rollouts: sampled responses, their layout, model inputs, merging and row selection.
 
 Layout of a rollout (B rows): `query_ids`/`query_mask` [B, P] left-padded prompts (image tokens included),
 `response_ids`/`response_mask` [B, R] right-padded responses (mask covers tokens up to and including the first
 end-of-turn), per-token tensors [B, R] aligned on response tokens, per-row tensors [B], image inputs, and
-lists (`ids`, `texts`, ...). Prompt and response meet at column P for every row.
+lists (`ids`, `texts`, ...). Prompt and response meet at column P for every row. Stored chunks: `rollout_store`.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
-import tempfile
-from collections.abc import Iterable, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import torch
 from PIL import Image
 
 from lightning_csr.backbones.base import Backbone
-from lightning_csr.data.provenance import (
-    ProducerMismatchError,
-    ProducerStamp,
-    settings_digest,
-    tensors_digest,
-)
-from lightning_csr.shapeworld.evaluation.metrics import suppressed_token_ids
+from lightning_csr.generation.greedy import suppressed_token_ids
 
 PER_TOKEN = ("response_ids", "response_mask", "sample_logps", "logps", "ref_logps", "values")
 QUERY = ("query_ids", "query_mask")
@@ -48,8 +38,13 @@ def sample_responses(
     max_new_tokens: int = 64,
     temperature: float = 1.0,
     top_p: float = 1.0,
+    keep_logits: bool = False,
 ) -> dict[str, Any]:
-    """Sample one response per prompt; log-probs come from the raw logits (log-softmax, no processing)."""
+    """Sample one response per prompt; with `keep_logits`, also each step's raw logits `step_logits` [B, R, V].
+
+    The raw logits are the model's unprocessed scores (no temperature or top-p), so log-probs read from them
+    (`modules.components.logprobs`) match a teacher-forced pass over the sampled tokens.
+    """
     device = next(model.parameters()).device
     inputs = backbone.prompt_batch(images, prompts)
     inputs = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in inputs.items()}
@@ -68,7 +63,7 @@ def sample_responses(
             eos_token_id=eos,
             pad_token_id=pad,
             suppress_tokens=suppressed_token_ids(model, backbone),
-            output_logits=True,
+            output_logits=keep_logits,
             return_dict_in_generate=True,
         )
     finally:
@@ -76,19 +71,18 @@ def sample_responses(
     query_ids = inputs.pop("input_ids")
     query_mask = inputs.pop("attention_mask")
     response_ids = out.sequences[:, query_ids.shape[1] :]
-    raw = torch.stack(out.logits, dim=1).float().log_softmax(dim=-1)
-    sample_logps = raw.gather(2, response_ids.unsqueeze(-1)).squeeze(-1)
     mask, ended = response_mask(response_ids, eos)
-    response_ids = response_ids.masked_fill(mask == 0, pad)
-    return {
+    sampled = {
         "query_ids": query_ids.cpu(),
         "query_mask": query_mask.cpu(),
-        "response_ids": response_ids.cpu(),
+        "response_ids": response_ids.masked_fill(mask == 0, pad).cpu(),
         "response_mask": mask.cpu(),
-        "sample_logps": (sample_logps * mask).cpu(),
         "ended": ended.cpu(),
         "images": {k: v.cpu() for k, v in inputs.items() if isinstance(v, torch.Tensor)},
     }
+    if keep_logits:
+        sampled["step_logits"] = torch.stack(out.logits, dim=1)
+    return sampled
 
 
 def response_token_lists(rollout: dict[str, Any]) -> list[list[int]]:
@@ -104,6 +98,16 @@ def texts(backbone: Backbone, rollout: dict[str, Any]) -> list[str]:
         backbone.tokenizer.decode([t for t in row if t != eos], skip_special_tokens=True).strip()
         for row in response_token_lists(rollout)
     ]
+
+
+def sequence_inputs(rollout: dict[str, Any], device: torch.device) -> dict[str, torch.Tensor]:
+    """Model inputs of prompt + response: [left-padded query | right-padded response] with images."""
+    inputs = {
+        "input_ids": torch.cat([rollout["query_ids"], rollout["response_ids"]], dim=1),
+        "attention_mask": torch.cat([rollout["query_mask"], rollout["response_mask"]], dim=1),
+        **rollout["images"],
+    }
+    return {k: v.to(device) for k, v in inputs.items()}
 
 
 def _pad(tensor: torch.Tensor, width: int, value: float, left: bool) -> torch.Tensor:
@@ -154,77 +158,3 @@ def select_rows(rollout: dict[str, Any], rows: torch.Tensor) -> dict[str, Any]:
         else:
             picked[key] = value
     return picked
-
-
-def images_digest(images: Sequence[Image.Image]) -> str:
-    """SHA-256 of images' modes, sizes and pixels, in order."""
-    digest = hashlib.sha256()
-    for image in images:
-        digest.update(f"{image.mode}|{image.size}|".encode())
-        digest.update(image.tobytes())
-    return digest.hexdigest()
-
-
-def rollout_producer(
-    settings: dict[str, Any],
-    prompts: Sequence[Any],
-    images: Sequence[Image.Image],
-    weights: Iterable[tuple[str, torch.Tensor]],
-) -> tuple[str, dict[str, Any]]:
-    """(digest, readable summary) of what makes an iteration's rollout: settings, prompts, images, weights."""
-    described = {
-        **settings,
-        "prompts": settings_digest(list(prompts)),
-        "prompt_ids": [getattr(p, "id", None) for p in prompts],
-        "images": images_digest(images),
-        "weights": tensors_digest(weights),
-    }
-    return settings_digest(described), described
-
-
-class RolloutStore:
-    """Finished rollout chunks on disk, `<root>/iteration_<k>/chunk_<j>.pt`, each written atomically.
-
-    Each iteration directory holds `producer.json`, the digest of what sampled its chunks (`claim`); chunks are
-    reused only under the same digest.
-    """
-
-    def __init__(self, root: str | Path) -> None:
-        self.root = Path(root)
-
-    def iteration_dir(self, iteration: int) -> Path:
-        return self.root / f"iteration_{iteration:06d}"
-
-    def chunk_path(self, iteration: int, chunk: int) -> Path:
-        return self.iteration_dir(iteration) / f"chunk_{chunk:03d}.pt"
-
-    def claim(self, iteration: int, digest: str, described: dict[str, Any] | None = None) -> None:
-        """Stamp an iteration's directory with its producer, or check that its stored chunks share it."""
-        directory = self.iteration_dir(iteration)
-        advice = (
-            f"to start fresh, delete {directory.parent} or point `rollout_dir` "
-            "(default `<trainer.default_root_dir>/rollouts`) elsewhere"
-        )
-        stamp = ProducerStamp(directory, "PPO rollout chunks", advice)
-        if stamp.recorded() is None and any(directory.glob("chunk_*.pt")):
-            raise ProducerMismatchError(f"{directory}: holds PPO rollout chunks of unknown origin; {advice}")
-        stamp.claim(digest, described)
-
-    def load(self, iteration: int, chunk: int) -> dict[str, Any] | None:
-        """A finished chunk, or None when it was never finished."""
-        path = self.chunk_path(iteration, chunk)
-        return torch.load(path, weights_only=False) if path.is_file() else None
-
-    def save(self, iteration: int, chunk: int, rollout: dict[str, Any]) -> Path:
-        """Write a chunk atomically (temp file in the same directory, then rename)."""
-        path = self.chunk_path(iteration, chunk)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        os.close(fd)
-        try:
-            torch.save(rollout, tmp)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path

@@ -1,14 +1,13 @@
 """Pure, separately tested loss functions over log-probs (one concern per file)."""
 
 from lightning_csr.losses.dpo import LOSS_TYPES, DPOLossConfig, preference_loss
+from lightning_csr.losses.masked import last_set_index, masked_count, masked_mean, masked_sum, masked_whiten
 from lightning_csr.losses.povid import noise_triggered_tokens, povid_loss
 from lightning_csr.losses.ppo import (
     AdaptiveKLController,
     FixedKLController,
     gae,
     kl_penalty,
-    masked_mean,
-    masked_whiten,
     ppo_policy_loss,
     ppo_value_loss,
     shaped_rewards,
@@ -23,7 +22,10 @@ __all__ = [
     "FixedKLController",
     "gae",
     "kl_penalty",
+    "last_set_index",
+    "masked_count",
     "masked_mean",
+    "masked_sum",
     "masked_whiten",
     "noise_triggered_tokens",
     "pairwise_reward_loss",

@@ -1,4 +1,4 @@
-"""PPO pieces for Fact-RLHF: KL-shaped rewards, GAE, whitening, clipped losses, KL controllers.
+"""PPO pieces for Fact-RLHF: KL-shaped rewards, GAE, clipped losses, KL controllers (masked ops: `masked.py`).
 
 Conventions follow LLaVA-RLHF (llava_rlhf.md §2.3-2.4) with its defects fixed: every tensor is masked, so
 padding takes no part in rewards, advantages, whitening or losses; and the scalar score is added at the last
@@ -11,28 +11,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from lightning_csr.losses.masked import last_set_index, masked_mean
+
 KL_KINDS = ("k1", "k3", "k1_clamped")
-
-
-def masked_mean(values: Tensor, mask: Tensor, dim: int | None = None) -> Tensor:
-    """Mean of ``values`` over positions where ``mask`` is set (0 where nothing is set)."""
-    mask = mask.to(values.dtype)
-    if dim is None:
-        return (values * mask).sum() / mask.sum().clamp(min=1)
-    return (values * mask).sum(dim) / mask.sum(dim).clamp(min=1)
-
-
-def masked_whiten(values: Tensor, mask: Tensor, shift_mean: bool = True, eps: float = 1e-8) -> Tensor:
-    """(x − mean)/std over masked positions (unbiased variance); mean kept if not ``shift_mean``; padding 0."""
-    count = mask.sum()
-    if count < 2:
-        raise ValueError(f"masked_whiten needs at least 2 unmasked values, got {int(count)}")
-    mean = masked_mean(values, mask)
-    variance = ((values - mean) ** 2 * mask.to(values.dtype)).sum() / (count - 1)
-    whitened = (values - mean) * torch.rsqrt(variance + eps)
-    if not shift_mean:
-        whitened = whitened + mean
-    return whitened * mask.to(values.dtype)
 
 
 def kl_penalty(logp: Tensor, ref_logp: Tensor, kind: str = "k1") -> Tensor:
@@ -47,20 +28,12 @@ def kl_penalty(logp: Tensor, ref_logp: Tensor, kind: str = "k1") -> Tensor:
     return torch.expm1(-log_ratio) + log_ratio
 
 
-def last_token_index(mask: Tensor) -> Tensor:
-    """Index of the last set position of each row of a [B, T] mask."""
-    if not mask.bool().any(dim=-1).all():
-        raise ValueError("every response needs at least one real token")
-    positions = torch.arange(1, mask.shape[-1] + 1, device=mask.device)
-    return (mask.bool() * positions).argmax(dim=-1)
-
-
 def shaped_rewards(
     score: Tensor, logp: Tensor, ref_logp: Tensor, mask: Tensor, kl_coef: float, kl_kind: str = "k1"
 ) -> Tensor:
     """Per-token rewards [B, T]: −β·KL on every response token, plus ``score`` [B] at the last real token."""
     rewards = -kl_coef * kl_penalty(logp, ref_logp, kl_kind) * mask.to(logp.dtype)
-    last = last_token_index(mask)
+    last = last_set_index(mask)
     rows = torch.arange(rewards.shape[0], device=rewards.device)
     rewards = rewards.clone()
     rewards[rows, last] += score.to(rewards.dtype)

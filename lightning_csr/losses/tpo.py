@@ -16,6 +16,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from lightning_csr.losses.masked import masked_sum
+
 
 def visual_anchor_scores(clean_logits_of_tokens: Tensor, corrupted_logits_of_tokens: Tensor) -> Tensor:
     """Per-token score s = z_clean(y_i) − z_corrupt(y_i) from the raw logits of the label tokens."""
@@ -40,8 +42,6 @@ def weighted_sequence_logps(
     """
     if detach_weights:
         token_weights = token_weights.detach()
-    keep = mask.bool()
     # padding may hold arbitrary weights (even 0): replace them before the log to keep gradients finite
-    safe_weights = torch.where(keep, token_weights, torch.ones_like(token_weights))
-    per_token = token_logps + torch.log(safe_weights)
-    return torch.where(keep, per_token, torch.zeros_like(per_token)).sum(dim=-1)
+    safe_weights = torch.where(mask.bool(), token_weights, torch.ones_like(token_weights))
+    return masked_sum(token_logps + torch.log(safe_weights), mask, dim=-1)

@@ -1,4 +1,4 @@
-"""LightningModules, one per objective family, sharing the policy/reference core."""
+"""LightningModules, one per objective family, all on `PolicyModule` (their parts: `modules.components`)."""
 
 from lightning_csr.modules.base import PolicyModule
 from lightning_csr.modules.csr import CSRModule
@@ -6,6 +6,7 @@ from lightning_csr.modules.povid import POVIDModule
 from lightning_csr.modules.ppo import PPOModule
 from lightning_csr.modules.preference import PreferenceModule
 from lightning_csr.modules.reward_model import RewardModelModule
+from lightning_csr.modules.sft import SFTModule
 from lightning_csr.modules.tpo import TPOModule
 
 __all__ = [
@@ -15,5 +16,6 @@ __all__ = [
     "PolicyModule",
     "PreferenceModule",
     "RewardModelModule",
+    "SFTModule",
     "TPOModule",
 ]

@@ -1,4 +1,4 @@
-"""`PolicyModule`: the LightningModule core shared by every method (policy, reference, optimisation)."""
+"""`PolicyModule`: the LightningModule core shared by every method (policy, reference, step, optimisation)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,9 @@ from lightning.pytorch.cli import OptimizerCallable
 
 from lightning_csr.backbones.base import Backbone
 from lightning_csr.backbones.policy import build_policy
-from lightning_csr.modules.components.logprobs import completion_logprobs
-from lightning_csr.modules.components.reference import Reference
+from lightning_csr.modules.components.logprobs import completion_logprobs, model_logits
+from lightning_csr.modules.components.reference import REF_ADAPTER, Reference
 from lightning_csr.modules.components.schedules import SchedulerCallable, WarmupCosine
-from lightning_csr.modules.components.teacher_forcing import model_logits
 
 
 def default_optimizer(params) -> torch.optim.Optimizer:
@@ -25,20 +24,25 @@ def default_optimizer(params) -> torch.optim.Optimizer:
 class PolicyModule(L.LightningModule):
     """Holds the policy (backbone + LoRA/QLoRA), its reference, and the optimiser/scheduler factories.
 
-    The model is built in `configure_model()` (idempotent) so 4-bit loading happens on the right device.
-    Checkpoints hold only what training changes (adapters, unfrozen weights) plus the `ref` adapter.
+    Subclasses write `model_step(batch, stage)`, the loss of one batch with its metrics logged; training,
+    validation and test all run it. The model is built in `configure_model()` (idempotent) so 4-bit loading
+    happens on the right device; `build_parts` adds what a module holds beside the policy. Checkpoints hold
+    only `checkpoint_keys()` (what training changes, plus the frozen reference).
+
+    Args:
+        reference: `auto`, `adapter_off`, `ref_adapter` or `copy` (see `Reference`); None for no reference.
     """
 
     def __init__(
         self,
         backbone: Backbone,
-        reference: str = "auto",
+        reference: str | None = "auto",
         optimizer: OptimizerCallable = default_optimizer,
         scheduler: SchedulerCallable = WarmupCosine,
     ) -> None:
         super().__init__()
         self.backbone = backbone
-        self.reference = Reference(reference)
+        self.reference = Reference(reference) if reference is not None else None
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
         self.policy: torch.nn.Module | None = None
@@ -48,11 +52,17 @@ class PolicyModule(L.LightningModule):
 
     # ------------------------------------------------------------- model
     def configure_model(self) -> None:
+        """Build the policy, the module's own parts, then the reference, once."""
         if self.policy is not None:
             return
         self.policy = build_policy(self.backbone)
-        self.reference.attach(self.policy)
-        self._register_reference()
+        self.build_parts()
+        if self.reference is not None:
+            self.reference.attach(self.policy)
+            self._register_reference()
+
+    def build_parts(self) -> None:
+        """Build what the module holds beside the policy (heads, extra adapters, initial weights)."""
 
     def _register_reference(self) -> None:
         """Keep a frozen reference copy as a submodule so Lightning moves it with the policy."""
@@ -61,6 +71,8 @@ class PolicyModule(L.LightningModule):
 
     def sync_reference(self) -> None:
         """Make the reference equal to the current policy (iterative methods)."""
+        if self.reference is None:
+            raise ValueError(f"{type(self).__name__} has no reference to sync")
         self.reference.sync(self.policy)
         self._register_reference()
 
@@ -109,14 +121,48 @@ class PolicyModule(L.LightningModule):
         with self.reference.model(self.policy) as ref:
             return self.forward_logps(ref, batch, image_features)["logps"]
 
+    # ------------------------------------------------------------ steps
+    def model_step(self, batch: dict[str, Any], stage: str) -> torch.Tensor:
+        """The loss of one batch, its metrics logged under `stage` (`train`, `val` or `test`)."""
+        raise NotImplementedError
+
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+        return self.model_step(batch, "train")
+
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+        return self.model_step(batch, "val")
+
+    def test_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
+        return self.model_step(batch, "test")
+
+    def log_step(
+        self, loss: torch.Tensor, metrics: dict[str, torch.Tensor], stage: str, batch_size: int
+    ) -> None:
+        """Log `<stage>/loss` and the metrics (TRL names in training, `<stage>/`-prefixed otherwise)."""
+        prefix = "" if stage == "train" else f"{stage}/"
+        self.log(f"{stage}/loss", loss, prog_bar=True, batch_size=batch_size)
+        self.log_dict({prefix + k: v for k, v in metrics.items()}, batch_size=batch_size)
+
+    def check_finite(self, loss: torch.Tensor, batch: dict[str, Any]) -> None:
+        if not torch.isfinite(loss):
+            raise FloatingPointError(
+                f"non-finite loss {loss.item()} at global step {self.global_step}, batch ids {batch.get('ids')}"
+            )
+
     # ------------------------------------------------------- optimisation
+    def trainable_parameters(self) -> list[torch.nn.Parameter]:
+        """What the optimizer updates: the policy's parameters that require grad."""
+        return [p for p in self.policy.parameters() if p.requires_grad]
+
     def configure_optimizers(self):
-        params = [p for p in self.policy.parameters() if p.requires_grad]
+        params = self.trainable_parameters()
         if not params:
             raise ValueError("no trainable parameters: check backbone.lora / train_projector")
         optimizer = self.optimizer_factory(params)
         total = self.phase_steps if self.phase_steps is not None else self.total_training_steps()
         scheduler = self.scheduler_factory(optimizer, total)
+        if not self.automatic_optimization:  # stepped by the module itself
+            return {"optimizer": optimizer, "lr_scheduler": scheduler}
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     def total_training_steps(self) -> int:
@@ -151,26 +197,13 @@ class PolicyModule(L.LightningModule):
         trainer.strategy.setup_optimizers(trainer)
         self.optimizer_phase = phase
 
-    def log_step(
-        self, loss: torch.Tensor, metrics: dict[str, torch.Tensor], stage: str, batch_size: int
-    ) -> None:
-        """Log `<stage>/loss` and the metrics (TRL names in training, `<stage>/`-prefixed otherwise)."""
-        prefix = "" if stage == "train" else f"{stage}/"
-        self.log(f"{stage}/loss", loss, prog_bar=True, batch_size=batch_size)
-        self.log_dict({prefix + k: v for k, v in metrics.items()}, batch_size=batch_size)
-
-    def check_finite(self, loss: torch.Tensor, batch: dict[str, Any]) -> None:
-        if not torch.isfinite(loss):
-            raise FloatingPointError(
-                f"non-finite loss {loss.item()} at global step {self.global_step}, batch ids {batch.get('ids')}"
-            )
-
     # ---------------------------------------------------------- checkpoints
     def checkpoint_keys(self) -> set[str]:
         """State-dict keys a checkpoint keeps: trainable parameters, the frozen `ref` adapter and the frozen
         reference copy (whole, as a synced copy differs from the initial model everywhere)."""
-        keys = {name for name, param in self.named_parameters() if param.requires_grad or ".ref." in name}
-        if self.reference.mode == "copy":
+        frozen_ref = f".{REF_ADAPTER}."
+        keys = {name for name, param in self.named_parameters() if param.requires_grad or frozen_ref in name}
+        if self.reference is not None and self.reference.mode == "copy":
             keys |= {f"reference_copy.{name}" for name in self.reference.copy_model.state_dict()}
         return keys
 

@@ -10,16 +10,17 @@ from torch import Tensor
 
 from lightning_csr.backbones.base import Backbone
 from lightning_csr.losses.dpo import DPOLossConfig
+from lightning_csr.losses.masked import masked_mean, masked_sum
 from lightning_csr.losses.povid import noise_triggered_tokens, povid_loss
 from lightning_csr.modules.base import default_optimizer
 from lightning_csr.modules.components.image_corruption import CorruptionSettings, ImageCorruptor
-from lightning_csr.modules.components.schedules import SchedulerCallable, WarmupCosine
-from lightning_csr.modules.components.teacher_forcing import (
+from lightning_csr.modules.components.logprobs import (
     gather_tokens,
-    masked_sum,
     next_token_logits,
     targets_and_mask,
+    vocabulary_logprobs,
 )
+from lightning_csr.modules.components.schedules import SchedulerCallable, WarmupCosine
 from lightning_csr.modules.preference import PreferenceModule
 
 NOISE_SOURCES = ("policy", "reference")
@@ -134,21 +135,21 @@ class POVIDModule(PreferenceModule):
     @staticmethod
     def score_tokens(token_logprobs: Tensor, token_ids: Tensor, mask: Tensor) -> Tensor:
         """Σ over completion positions of log p(token_ids) from all-vocabulary log-probs [B, T, V]."""
-        return masked_sum(gather_tokens(token_logprobs, token_ids), mask)
+        return masked_sum(gather_tokens(token_logprobs, token_ids), mask, dim=-1)
 
     def sequence_logps(
         self, model: torch.nn.Module, batch: dict[str, Any], noise_ids: Tensor | None
     ) -> tuple[Tensor, Tensor | None]:
         """Summed log-probs of every row's own completion [2n] and of the noise-triggered ids [n] (clean image)."""
         targets, mask = targets_and_mask(batch)
-        log_probs = next_token_logits(model, self.backbone, batch).float().log_softmax(dim=-1)
+        log_probs = vocabulary_logprobs(next_token_logits(model, self.backbone, batch))
         own = self.score_tokens(log_probs, targets, mask)
         if noise_ids is None:
             return own, None
         n = noise_ids.shape[0]
         return own, self.score_tokens(log_probs[:n], noise_ids, mask[:n])
 
-    def preference_step(self, batch: dict[str, Any], stage: str) -> Tensor:
+    def model_step(self, batch: dict[str, Any], stage: str) -> Tensor:
         """POVID loss of the current stage, TRL-named metrics, text/noise parts and the stage."""
         n = len(batch["ids"])
         povid_stage = self.stage
@@ -169,10 +170,9 @@ class POVIDModule(PreferenceModule):
         )
         self.check_finite(loss, batch)
         if noise_ids is not None:
-            _, mask = targets_and_mask(batch)
-            targets = batch["input_ids"][:n, 1:]
-            same = ((noise_ids == targets) & mask[:n].bool()).sum() / mask[:n].sum().clamp(min=1)
-            metrics["povid/noise_equals_chosen"] = same.float()
+            targets, mask = targets_and_mask(batch)
+            same = (noise_ids == targets[:n]).float()
+            metrics["povid/noise_equals_chosen"] = masked_mean(same, mask[:n])
         metrics["povid/stage"] = torch.tensor(float(povid_stage))
         self.log_step(loss, metrics, stage, n)
         return loss

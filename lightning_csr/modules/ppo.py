@@ -1,55 +1,39 @@
 """`PPOModule`: Fact-RLHF PPO with policy, reference, reward and value as adapters over one shared base.
 
-Manual optimisation; one `training_step` = one PPO iteration: sample and score a rollout batch (saved to disk
-chunk by chunk, so a killed run resumes without re-sampling finished chunks), shape per-token rewards with
-the KL penalty, GAE, whiten advantages, then `ppo_epochs` passes of clipped policy and value updates.
+Manual optimisation; one `model_step` = one PPO iteration: collect a rollout batch (`RolloutCollector`: sampled,
+scored and saved chunk by chunk), shape per-token rewards with the KL penalty, GAE, whiten advantages, then
+`ppo_epochs` passes of clipped policy and value updates. PPO trains only: it has no validation or test step.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from pathlib import Path
 from typing import Any
 
-import lightning as L
 import torch
 from lightning.pytorch.cli import OptimizerCallable
 
 from lightning_csr.backbones.base import Backbone
-from lightning_csr.backbones.policy import build_policy
-from lightning_csr.data.provenance import backbone_settings, model_files_digest
-from lightning_csr.data.records import tokenizer_fingerprint
-from lightning_csr.generation.rollouts import (
-    RolloutStore,
-    merge_rollouts,
-    response_token_lists,
-    rollout_producer,
-    sample_responses,
-    select_rows,
-    texts,
-)
-from lightning_csr.losses.ppo import masked_mean, ppo_policy_loss, ppo_value_loss
-from lightning_csr.modules.base import default_optimizer
+from lightning_csr.generation.rollouts import select_rows, sequence_inputs
+from lightning_csr.losses.masked import masked_mean
+from lightning_csr.losses.ppo import ppo_policy_loss, ppo_value_loss
+from lightning_csr.modules.base import PolicyModule, default_optimizer
 from lightning_csr.modules.components.advantages import iteration_logs, rollout_advantages
+from lightning_csr.modules.components.logprobs import response_logprobs, response_values
 from lightning_csr.modules.components.ppo_settings import PPOSettings
-from lightning_csr.modules.components.response_scoring import response_logps, response_values, sequence_inputs
+from lightning_csr.modules.components.reference import POLICY_ADAPTER, REF_ADAPTER
+from lightning_csr.modules.components.rollout_collection import RolloutCollector
 from lightning_csr.modules.components.schedules import Constant, SchedulerCallable
-from lightning_csr.modules.components.shared_adapters import REF, REWARD, VALUE, SharedAdapters
-from lightning_csr.rewards.reward_model import (
-    RewardPrompt,
-    hidden_size,
-    load_reward_model,
-    reward_inputs,
-    reward_scores,
-    scalar_head,
-)
-from lightning_csr.rewards.shaping import RewardShaping, batch_correctness
+from lightning_csr.modules.components.shared_adapters import REWARD, VALUE, SharedAdapters
+from lightning_csr.rewards.reward_model import RewardPrompt, hidden_size, load_reward_model, scalar_head
+from lightning_csr.rewards.shaping import RewardShaping
 
 log = logging.getLogger(__name__)
+PPO_REFERENCES = ("adapter_off", "ref_adapter")
 
 
-class PPOModule(L.LightningModule):
+class PPOModule(PolicyModule):
     """PPO against a (factually augmented) reward model.
 
     Args:
@@ -65,6 +49,10 @@ class PPOModule(L.LightningModule):
         seed: minibatch order and fact shuffling.
     """
 
+    # one step is one iteration of sampling and updates: there is nothing to validate or test step by step
+    validation_step = None
+    test_step = None
+
     def __init__(
         self,
         backbone: Backbone,
@@ -78,26 +66,21 @@ class PPOModule(L.LightningModule):
         optimizer: OptimizerCallable = default_optimizer,
         scheduler: SchedulerCallable = Constant,
     ) -> None:
-        super().__init__()
         if backbone.lora is None:
             raise ValueError("PPOModule: set backbone.lora (policy, value and reward are LoRA adapters)")
-        if reference not in ("adapter_off", "ref_adapter"):
-            raise ValueError(f"reference: expected 'adapter_off' or 'ref_adapter', got {reference!r}")
+        if reference not in PPO_REFERENCES:
+            raise ValueError(f"reference: expected one of {PPO_REFERENCES}, got {reference!r}")
+        super().__init__(backbone, reference, optimizer, scheduler)
         self.automatic_optimization = False
-        self.backbone, self.reward_model_dir, self.reference_mode = backbone, reward_model, reference
+        self.reward_model_dir = reward_model
         self.ppo, self.shaping = ppo or PPOSettings(), shaping or RewardShaping()
         self.rollout_dir, self.use_facts, self.seed = rollout_dir, use_facts, seed
-        self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         self.kl_controller = self.ppo.kl_controller()
         self.iteration = 0
-        self.policy: torch.nn.Module | None = None
-        self.strict_loading = False
+        self.rollouts = RolloutCollector(self)
 
-    # ------------------------------------------------------------- model
-    def configure_model(self) -> None:
-        if self.policy is not None:
-            return
-        self.policy = build_policy(self.backbone)
+    def build_parts(self) -> None:
+        """The reward adapter and head, the value adapter and head (the reference follows, in the base)."""
         self.adapters = SharedAdapters(self.policy)
         width = hidden_size(self.policy)
         if self.reward_model_dir is not None:
@@ -110,104 +93,21 @@ class PPOModule(L.LightningModule):
             self.reward_head, self.reward_prompt = scalar_head(width).requires_grad_(False), RewardPrompt()
         if self.use_facts is not None:
             self.reward_prompt.use_facts = self.use_facts
-        source = {"reward": REWARD, "policy": "default", "fresh": "default"}[self.ppo.value_init]
+        source = {"reward": REWARD, "policy": POLICY_ADAPTER, "fresh": POLICY_ADAPTER}[self.ppo.value_init]
         self.adapters.add(VALUE, source, copy_weights=self.ppo.value_init != "fresh")
         self.value_head = scalar_head(width, zero=self.ppo.value_head_init == "zero")
         if self.ppo.value_head_init == "reward":
             self.value_head.load_state_dict(self.reward_head.state_dict())
-        if self.reference_mode == "ref_adapter":
-            self.adapters.add(REF, copy_weights=True)
         self.adapters.restore_flags()
 
-    def setup(self, stage: str) -> None:
-        datamodule = getattr(self.trainer, "datamodule", None) if self._trainer else None
-        if datamodule is not None and hasattr(datamodule, "connect"):
-            datamodule.connect(self.backbone)
-
-    @property
-    def store(self) -> RolloutStore:
-        root = self.rollout_dir or str(Path(self.trainer.default_root_dir) / "rollouts")
-        return RolloutStore(root)
-
-    # ----------------------------------------------------------- rollouts
-    def collect_rollout(self, batch: dict[str, list], iteration: int) -> dict[str, Any]:
-        """The rollout of one iteration: finished chunks from disk, missing chunks sampled and saved.
-
-        Stored chunks are reused only when the same settings, prompts and weights made them (else an error).
-        """
-        size, store, parts = self.ppo.generation_batch_size, self.store, []
-        store.claim(iteration, *self.rollout_producer(batch))
-        for chunk, start in enumerate(range(0, len(batch["prompts"]), size)):
-            part = store.load(iteration, chunk)
-            if part is None:
-                part = self.rollout_chunk(
-                    batch["prompts"][start : start + size], batch["images"][start : start + size]
-                )
-                store.save(iteration, chunk, part)
-            parts.append(part)
-        return merge_rollouts(parts, self.pad_id)
-
-    def rollout_producer(self, batch: dict[str, list]) -> tuple[str, dict[str, Any]]:
-        """Digest of what makes this batch's rollout, with the weights (every adapter, heads) as they are now."""
-        settings = {
-            "ppo": self.ppo,
-            "reference": self.reference_mode,
-            "backbone": backbone_settings(self.backbone),
-            "tokenizer": tokenizer_fingerprint(self.backbone.tokenizer),
-            "reward_model": model_files_digest(self.reward_model_dir) or self.reward_model_dir,
-            "reward_prompt": self.reward_prompt,
-            "seed": self.seed,
-        }
-        keys = self.trainable_state_keys()
-        weights = ((n, p) for n, p in self.named_parameters() if n in keys)
-        return rollout_producer(settings, batch["prompts"], batch["images"], weights)
-
-    @property
-    def pad_id(self) -> int:
-        tokenizer = self.backbone.tokenizer
-        return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else self.backbone.end_of_turn_id
-
-    @torch.no_grad()
-    def rollout_chunk(self, prompts: list, images: list) -> dict[str, Any]:
-        """Sample responses for some prompts and score them: log-probs, reference, values, reward."""
-        ppo = self.ppo
-        texts_in = [p.prompt for p in prompts]
-        rollout = sample_responses(
-            self.policy, self.backbone, images, texts_in, ppo.max_new_tokens, ppo.temperature, ppo.top_p
-        )
-        rollout.update(ids=[p.id for p in prompts], prompts=texts_in, texts=texts(self.backbone, rollout))
-        inputs, response = sequence_inputs(rollout, self.device), rollout["response_ids"]
-        rollout["logps"] = response_logps(self.policy, inputs, response)[0].cpu()
-        with self.adapters.reference(self.reference_mode) as reference:
-            rollout["ref_logps"] = response_logps(reference, inputs, response)[0].cpu()
-        with self.adapters.active(VALUE) as model:
-            rollout["values"] = (
-                response_values(model, self.value_head, inputs, response.shape[1]).float().cpu()
-            )
-        keys = [f"{p.id}:{self.iteration}" for p in prompts]
-        batch = reward_inputs(
-            self.backbone,
-            images,
-            texts_in,
-            response_token_lists(rollout),
-            [p.facts for p in prompts],
-            keys,
-            self.reward_prompt,
-        )
-        with self.adapters.active(REWARD) as model:
-            batch = {k: v.to(self.device) for k, v in batch.items()}
-            rollout["rm_scores"] = reward_scores(model, self.reward_head, self.backbone, batch).float().cpu()
-        rollout["correctness"] = batch_correctness(
-            rollout["texts"], [p.answer for p in prompts], [p.kind for p in prompts]
-        )
-        mask = rollout["response_mask"].float()
-        for key in ("logps", "ref_logps", "values"):
-            rollout[key] = rollout[key] * mask
-        return rollout
-
     # ------------------------------------------------------------ update
-    def training_step(self, batch: dict[str, list], batch_idx: int) -> None:
-        rollout = self.collect_rollout(batch, self.iteration)
+    def model_step(self, batch: dict[str, list], stage: str) -> torch.Tensor:
+        """One PPO iteration on a batch of prompts; the mean total loss of its updates."""
+        if stage != "train":
+            raise ValueError(
+                f"PPOModule trains only (got stage {stage!r}); evaluate the exported policy instead"
+            )
+        rollout = self.rollouts.collect(batch, self.iteration)
         kl_coef = self.kl_controller.value
         shaped = rollout_advantages(rollout, self.shaping, self.ppo, kl_coef)
         rollout.update(advantages=shaped["advantages"], returns=shaped["returns"])
@@ -220,6 +120,7 @@ class PPOModule(L.LightningModule):
         n = len(rollout["ids"])
         self.log_dict({**iteration_logs(rollout, shaped, kl_coef, self.iteration), **stats}, batch_size=n)
         self.log("train/loss", stats["loss/total_avg"], prog_bar=True, batch_size=n)
+        return stats["loss/total_avg"]
 
     def ppo_epochs(self, rollout: dict[str, Any]) -> dict[str, torch.Tensor]:
         """`ppo_epochs` shuffled passes of clipped policy and value updates; mean statistics."""
@@ -241,7 +142,7 @@ class PPOModule(L.LightningModule):
         inputs, response = sequence_inputs(mb, self.device), mb["response_ids"].to(self.device)
         mask = mb["response_mask"].to(self.device).float()
         optimizer.zero_grad()
-        logps, entropy = response_logps(self.policy, inputs, response, with_entropy=True)
+        logps, entropy = response_logprobs(self.policy, inputs, response, with_entropy=True)
         policy_loss, clipfrac, approx_kl = ppo_policy_loss(
             logps, mb["logps"].to(self.device), mb["advantages"].to(self.device), mask, ppo.clip_range
         )
@@ -274,25 +175,23 @@ class PPOModule(L.LightningModule):
             "value/clipfrac_avg": value_clipfrac.item(),
         }
 
-    # ------------------------------------------------------- optimisation
-    def configure_optimizers(self):
-        params = [*self.adapters.trainable_parameters(), *self.value_head.parameters()]
-        optimizer = self.optimizer_factory(params)
-        iterations = max(int(self.trainer.estimated_stepping_batches), 1) if self._trainer else 1
-        return {"optimizer": optimizer, "lr_scheduler": self.scheduler_factory(optimizer, iterations)}
+    # ------------------------------------------------ optimisation, checkpoints
+    def trainable_parameters(self) -> list[torch.nn.Parameter]:
+        """The policy and value adapters (whatever the flags say at the moment) and the value head."""
+        return [*self.adapters.trainable_parameters(), *self.value_head.parameters()]
 
-    def trainable_state_keys(self) -> set[str]:
-        """What a checkpoint holds: policy and value adapters, value head, and the reward and ref adapters."""
-        kept = (".default.", f".{VALUE}.", "value_head.", f".{REWARD}.", f".{REF}.", "reward_head.")
+    def checkpoint_keys(self) -> set[str]:
+        """Policy and value adapters, value head, and the reward adapter and head and the ref adapter."""
+        adapters = (POLICY_ADAPTER, VALUE, REWARD, REF_ADAPTER)
+        kept = (*(f".{a}." for a in adapters), "value_head.", "reward_head.")
         return {n for n, _ in self.named_parameters() if any(k in n for k in kept)}
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        keep = self.trainable_state_keys()
-        checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if k in keep}
+        super().on_save_checkpoint(checkpoint)
         checkpoint["ppo"] = {"iteration": self.iteration, "kl_coef": self.kl_controller.value}
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        self.configure_model()
+        super().on_load_checkpoint(checkpoint)
         state = checkpoint.get("ppo", {})
         self.iteration = int(state.get("iteration", 0))
         if not math.isnan(state.get("kl_coef", math.nan)):

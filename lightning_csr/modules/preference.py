@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import torch
@@ -13,8 +12,6 @@ from lightning_csr.losses.dpo import DPOLossConfig, preference_loss
 from lightning_csr.modules.base import PolicyModule, default_optimizer
 from lightning_csr.modules.components.reference_cache import ReferenceLogpCache, cache_settings
 from lightning_csr.modules.components.schedules import SchedulerCallable, WarmupCosine
-
-log = logging.getLogger(__name__)
 
 
 class PreferenceModule(PolicyModule):
@@ -42,8 +39,8 @@ class PreferenceModule(PolicyModule):
         self.cache_reference = cache_reference
         self.reference_cache: ReferenceLogpCache | None = None
 
-    def preference_step(self, batch: dict[str, Any], stage: str) -> torch.Tensor:
-        """Loss and TRL-named metrics for one batch of pairs (shared by train and validation)."""
+    def model_step(self, batch: dict[str, Any], stage: str) -> torch.Tensor:
+        """Loss and TRL-named metrics for one batch of pairs (chosen rows first, then rejected)."""
         n = len(batch["ids"])
         features = self.image_features(self.policy, batch)
         policy = self.forward_logps(self.policy, batch, features)
@@ -63,12 +60,6 @@ class PreferenceModule(PolicyModule):
         self.check_finite(loss, batch)
         self.log_step(loss, metrics, stage, n)
         return loss
-
-    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
-        return self.preference_step(batch, "train")
-
-    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
-        return self.preference_step(batch, "val")
 
     # ------------------------------------------------ cached reference log-probs
     def cached_reference(self, batch: dict[str, Any]) -> torch.Tensor | None:

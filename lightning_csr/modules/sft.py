@@ -8,7 +8,6 @@ import torch
 from lightning.pytorch.cli import OptimizerCallable
 
 from lightning_csr.backbones.base import Backbone
-from lightning_csr.backbones.policy import build_policy
 from lightning_csr.modules.base import PolicyModule, default_optimizer
 from lightning_csr.modules.components.schedules import SchedulerCallable, WarmupCosine
 
@@ -31,28 +30,20 @@ class SFTModule(PolicyModule):
         optimizer: OptimizerCallable = default_optimizer,
         scheduler: SchedulerCallable = WarmupCosine,
     ) -> None:
-        super().__init__(backbone, "auto", optimizer, scheduler)
+        super().__init__(backbone, None, optimizer, scheduler)
         self.vision_init = vision_init
 
-    def configure_model(self) -> None:
-        if self.policy is None:
-            self.policy = build_policy(self.backbone)
-            if self.vision_init is not None:
-                load_clip_vision(self.policy, self.vision_init)
+    def build_parts(self) -> None:
+        if self.vision_init is not None:
+            load_clip_vision(self.policy, self.vision_init)
 
-    def sft_step(self, batch: dict[str, Any], stage: str) -> torch.Tensor:
-        """Mean NLL per completion token over the batch (shared by train and validation)."""
+    def model_step(self, batch: dict[str, Any], stage: str) -> torch.Tensor:
+        """Mean NLL per completion token over the batch."""
         out = self.forward_logps(self.policy, batch)
         loss = -out["logps"].sum() / out["counts"].sum().clamp(min=1)
         self.check_finite(loss, batch)
-        self.log(f"{stage}/loss", loss, prog_bar=True, batch_size=len(batch["ids"]))
+        self.log_step(loss, {}, stage, len(batch["ids"]))
         return loss
-
-    def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
-        return self.sft_step(batch, "train")
-
-    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
-        return self.sft_step(batch, "val")
 
 
 def load_clip_vision(model: torch.nn.Module, clip_dir: str) -> None:

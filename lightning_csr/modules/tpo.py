@@ -10,17 +10,17 @@ from torch import Tensor
 
 from lightning_csr.backbones.base import Backbone
 from lightning_csr.losses.dpo import DPOLossConfig, preference_loss
+from lightning_csr.losses.masked import masked_mean
 from lightning_csr.losses.tpo import tpo_token_weights, visual_anchor_scores, weighted_sequence_logps
 from lightning_csr.modules.base import default_optimizer
 from lightning_csr.modules.components.image_corruption import CorruptionSettings, ImageCorruptor
-from lightning_csr.modules.components.schedules import SchedulerCallable, WarmupCosine
-from lightning_csr.modules.components.teacher_forcing import (
+from lightning_csr.modules.components.logprobs import (
     gather_tokens,
-    masked_mean,
-    masked_sum,
     next_token_logits,
     targets_and_mask,
+    token_logprobs,
 )
+from lightning_csr.modules.components.schedules import SchedulerCallable, WarmupCosine
 from lightning_csr.modules.preference import PreferenceModule
 
 
@@ -85,7 +85,7 @@ class TPOModule(PreferenceModule):
         targets, _ = targets_and_mask(clean)
         with torch.set_grad_enabled(grad):
             logits = next_token_logits(model, self.backbone, clean)
-            token_logps = gather_tokens(logits.float().log_softmax(dim=-1), targets)
+            token_logps = token_logprobs(logits, targets)
             clean_scores = gather_tokens(logits, targets).float()
         with torch.set_grad_enabled(grad and not self.detach_weights):
             corrupted_scores = gather_tokens(
@@ -93,7 +93,7 @@ class TPOModule(PreferenceModule):
             ).float()
         return token_logps, visual_anchor_scores(clean_scores, corrupted_scores)
 
-    def preference_step(self, batch: dict[str, Any], stage: str) -> Tensor:
+    def model_step(self, batch: dict[str, Any], stage: str) -> Tensor:
         """TPO loss, TRL-named metrics and the mean scores and weights of chosen and rejected tokens."""
         n = len(batch["ids"])
         _, mask = targets_and_mask(batch)
@@ -112,7 +112,7 @@ class TPOModule(PreferenceModule):
             policy_lp[n:],
             ref_lp[:n],
             ref_lp[n:],
-            chosen_nll=-masked_sum(policy_logps[:n], mask[:n]) / counts[:n].clamp(min=1),
+            chosen_nll=-masked_mean(policy_logps[:n], mask[:n], dim=-1),
             chosen_lengths=counts[:n],
             rejected_lengths=counts[n:],
             **self.loss_config.loss_kwargs(),

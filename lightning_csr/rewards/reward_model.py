@@ -19,7 +19,7 @@ import torch
 from PIL import Image
 
 from lightning_csr.backbones.base import Backbone
-from lightning_csr.losses.ppo import last_token_index
+from lightning_csr.losses.masked import last_set_index
 
 FACTS_INTRO = "Specifically, the AI's response should be fully supported by the combination of the following captions:\n"
 JUDGE_TEMPLATE = (
@@ -160,7 +160,7 @@ def last_token_values(
     hidden: torch.Tensor, attention_mask: torch.Tensor, head: torch.nn.Module
 ) -> torch.Tensor:
     """The head applied to the hidden state at each row's last non-padding position → [B]."""
-    last = last_token_index(attention_mask)
+    last = last_set_index(attention_mask)
     rows = torch.arange(hidden.shape[0], device=hidden.device)
     picked = hidden[rows, last]
     return head(picked.to(head.weight.dtype)).squeeze(-1)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from lightning_csr.cli import CSRCli
+from lightning_csr.commands.lightning import CSRCli
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "dpo"
 FAMILY_CONFIGS = {

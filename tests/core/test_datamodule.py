@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lightning_csr.backbones import LlavaBackbone
-from lightning_csr.backbones.base import ImageTokenMismatchError
+from lightning_csr.backbones import ImageTokenMismatchError, LlavaBackbone
 from lightning_csr.data import PreferenceDataModule
 from tests.conftest import write_pairs
 

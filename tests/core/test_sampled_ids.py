@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from lightning_csr.backbones.base import ImageTokenMismatchError
+from lightning_csr.backbones import ImageTokenMismatchError
 from lightning_csr.backbones.llava import LlavaBackbone
 from lightning_csr.data.preference_dataset import PreferenceCollator, PreferenceDataset
 from lightning_csr.data.records import PreferenceRecord, read_records, tokenizer_fingerprint, write_records

@@ -12,8 +12,8 @@ from PIL import Image
 from lightning_csr.backbones import LlavaBackbone, LoraSettings
 from lightning_csr.commands.export import export_policy
 from lightning_csr.evaluation.model_loading import load_hf_dir
+from lightning_csr.generation.greedy import generate_answers
 from lightning_csr.modules import PreferenceModule
-from lightning_csr.shapeworld.evaluation.metrics import generate_answers
 
 
 def test_merged_export_loads_and_generates_with_auto_classes(tiny_llava_dir, tmp_path) -> None:

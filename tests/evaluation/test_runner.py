@@ -12,7 +12,8 @@ import yaml
 
 import lightning_csr.evaluation.cached_generation as cached_generation
 from lightning_csr.cli import main as cli_main
-from lightning_csr.evaluation.model_loading import ModelDirError, load_model
+from lightning_csr.evaluation.model_files import ModelDirError
+from lightning_csr.evaluation.model_loading import load_model
 from lightning_csr.shapeworld import WorldConfig, generate_scenes, render_scene
 from lightning_csr.shapeworld.build.sft_data import image_path
 from tests.evaluation.coco_fixture import NO_FILE, write_coco_fixture
@@ -146,7 +147,7 @@ def test_base_plus_adapter(tiny_llava_dir, tmp_path) -> None:
 
 def test_run_dir_from_config_and_checkpoint(tiny_llava_dir, tmp_path) -> None:
     """A run dir (config.yaml + checkpoints/last.ckpt + iterations/) evaluates its policy and reports history."""
-    from lightning_csr.cli import load_run
+    from lightning_csr.commands.lightning import load_run
     from tests.evaluation.test_report import write_fake_run
 
     config = yaml.safe_load((Path(__file__).parents[2] / "configs/dpo/tiny_cpu.yaml").read_text())

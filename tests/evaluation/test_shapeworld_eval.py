@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from lightning_csr.backbones import LlavaBackbone
+from lightning_csr.generation.greedy import generate_answers, suppressed_token_ids
 from lightning_csr.shapeworld import (
     WorldConfig,
     build_processor,
@@ -15,10 +16,8 @@ from lightning_csr.shapeworld import (
 )
 from lightning_csr.shapeworld.evaluation.metrics import (
     evaluate_shapeworld,
-    generate_answers,
     score_outputs,
     shapeworld_questions,
-    suppressed_token_ids,
 )
 from lightning_csr.shapeworld.models.clip import CLIPSize
 from lightning_csr.shapeworld.models.vlm import VLMSize, base_vlm_config

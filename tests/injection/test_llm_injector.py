@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from lightning_csr.commands.povid_inject import main
+from lightning_csr.cli import main
 from lightning_csr.data.injection import InjectionError, InjectionRequest, LLMInjector
 from tests.evaluation.fake_openai_server import FakeOpenAIServer
 
@@ -68,7 +68,7 @@ def test_cli_writes_pairs_with_llm(tmp_path, monkeypatch, capsys):
     answers.write_text("".join(json.dumps(r) + "\n" for r in rows))
     out = tmp_path / "pairs.jsonl"
     with FakeOpenAIServer(rewrite) as server:
-        main(["inject", "--input", str(answers), "--out", str(out), "--injector", "llm",
+        main(["povid", "inject", "--input", str(answers), "--out", str(out), "--injector", "llm",
               "--base-url", server.base_url, "--model", "m", "--api-key-env", "INJECT_KEY"])  # fmt: skip
     pairs = [json.loads(line) for line in out.read_text().splitlines()]
     assert [(p["id"], p["chosen"], p["rejected"]) for p in pairs] == [("1", "A red dog.", "A blue cat.")]

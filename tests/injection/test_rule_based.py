@@ -9,6 +9,7 @@ import pytest
 
 from lightning_csr.data.injection import InjectionError, InjectionVocabulary, RuleBasedInjector
 from lightning_csr.shapeworld import WorldConfig, describe, generate_scenes
+from lightning_csr.shapeworld.povid import world_vocabulary
 from lightning_csr.shapeworld.world.tasks import _POSITIONS
 
 WORLD = WorldConfig()
@@ -42,7 +43,7 @@ def changed_facts(before: str, after: str) -> int:
 
 @pytest.mark.parametrize("num_edits", [1, 2, 3])
 def test_exactly_num_edits_facts_change(num_edits):
-    injector = RuleBasedInjector(InjectionVocabulary.from_world(WORLD, SCENES), num_edits=num_edits)
+    injector = RuleBasedInjector(world_vocabulary(WORLD, SCENES), num_edits=num_edits)
     rng, done = random.Random(0), 0
     for scene in SCENES:
         answer = describe(scene, rng, WORLD)
@@ -62,7 +63,7 @@ def test_exactly_num_edits_facts_change(num_edits):
 
 
 def test_object_edit_uses_the_most_co_occurring_absent_shape():
-    injector = RuleBasedInjector(InjectionVocabulary.from_world(WORLD), num_edits=1, kinds=["object"])
+    injector = RuleBasedInjector(world_vocabulary(WORLD), num_edits=1, kinds=["object"])
     result = injector.inject("There is a large yellow star in the center.", present={"star"})
     assert result.text == "There is a large yellow circle in the center."  # world prior: star -> circle 0.8
     result = injector.inject("There is a small red cross on the left.", present={"cross"})
@@ -70,7 +71,7 @@ def test_object_edit_uses_the_most_co_occurring_absent_shape():
 
 
 def test_colour_edit_prefers_the_shapes_prior_colour():
-    injector = RuleBasedInjector(InjectionVocabulary.from_world(WORLD), num_edits=1, kinds=["attribute"])
+    injector = RuleBasedInjector(world_vocabulary(WORLD), num_edits=1, kinds=["attribute"])
     text = "There is a large green heart in the center."
     results = {injector.inject(text, key=str(k)).text for k in range(10)}
     assert "There is a large red heart in the center." in results
@@ -78,7 +79,7 @@ def test_colour_edit_prefers_the_shapes_prior_colour():
 
 
 def test_too_few_facts_is_an_error_never_the_original():
-    injector = RuleBasedInjector(InjectionVocabulary.from_world(WORLD), num_edits=2, kinds=["relation"])
+    injector = RuleBasedInjector(world_vocabulary(WORLD), num_edits=2, kinds=["relation"])
     with pytest.raises(InjectionError):
         injector.inject("There is a large green heart in the center.")
     with pytest.raises(InjectionError):

@@ -5,12 +5,12 @@ import math
 import pytest
 import torch
 
+from lightning_csr.losses.masked import masked_whiten
 from lightning_csr.losses.ppo import (
     AdaptiveKLController,
     FixedKLController,
     gae,
     kl_penalty,
-    masked_whiten,
     ppo_policy_loss,
     ppo_value_loss,
     shaped_rewards,

@@ -59,7 +59,7 @@ def test_noise_triggered_ids_computed_once_and_shared(tiny_llava_dir, pairs_dir,
 
     monkeypatch.setattr(module, "noise_triggered_ids", spy_pick)
     monkeypatch.setattr(module, "score_tokens", spy_score)
-    module.preference_step(batch, "train")
+    module.model_step(batch, "train")
     assert len(picks) == 1
     # policy: own completions, noise ids; reference: own completions, noise ids
     assert len(scored) == 4 and scored[1] is picks[0] and scored[3] is picks[0]
@@ -97,7 +97,7 @@ def test_povid_fit_both_stages(tmp_path, tiny_llava_dir, pairs_dir, four_bit):
     module.configure_model()
     if four_bit:  # bitsandbytes repacks 4-bit weights on the first forward: run one before snapshotting
         with torch.no_grad():
-            module.preference_step(first_batch(module, pairs_dir), "val")
+            module.model_step(first_batch(module, pairs_dir), "val")
     before = trainable_snapshot(module)
     trainer = fit(module, pairs_dir, max_epochs=2)  # 8 pairs, batch 4: 2 steps per stage
     assert_all_changed(before, module)

@@ -4,7 +4,7 @@ import pytest
 import torch
 from PIL import Image
 
-from lightning_csr.modules.components.image_noise import corrupt_image, corrupt_pixels, noise_schedule
+from lightning_csr.modules.components.image_corruption import corrupt_image, corrupt_pixels, noise_schedule
 
 
 def test_schedule_values_at_step_500() -> None:

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from lightning_csr.backbones import LlavaBackbone, LoraSettings
+from lightning_csr.cli import main
 from lightning_csr.data.preference_dataset import PreferenceDataset
 from lightning_csr.data.records import PreferenceRecord, write_records
 from lightning_csr.data.rlhf import RewardPairCollator
@@ -16,7 +17,7 @@ from lightning_csr.modules.reward_model import RewardModelModule
 from lightning_csr.rewards.reward_model import read_reward_model
 from lightning_csr.shapeworld import Scene, SceneObject, WorldConfig
 from lightning_csr.shapeworld.build.prepare import read_scenes
-from lightning_csr.shapeworld.rlhf.pair_accuracy import accuracy_by_kind, main, pair_kind, pair_wins
+from lightning_csr.shapeworld.rlhf.pair_accuracy import accuracy_by_kind, pair_kind, pair_wins
 from lightning_csr.shapeworld.rlhf.pairs import scene_pairs
 from tests.evaluation.test_runner import write_tiny_shapeworld
 
@@ -51,7 +52,7 @@ def saved_reward_model(tiny_llava_dir, tmp_path):
     module = RewardModelModule(LlavaBackbone(model_id=str(tiny_llava_dir), lora=LoraSettings(r=4, alpha=8)))
     module.configure_model()
     with torch.no_grad():  # a non-trivial adapter
-        for name, param in module.model.named_parameters():
+        for name, param in module.policy.named_parameters():
             if "lora_B" in name:
                 param.normal_(std=0.1)
     module.export(tmp_path / "rm")
@@ -79,8 +80,8 @@ def test_saved_reward_model_scores_pairs_as_trained_and_reports_by_kind(
     n = len(records)
     assert wins == (rewards[:n] > rewards[n:]).tolist()
 
-    main(["--reward-model", str(rm_dir), "--pairs", str(data / "pairs.jsonl"), "--data", str(data),
-          "--base-model", str(tiny_llava_dir)])  # fmt: skip
+    main(["shapeworld", "rm-accuracy", "--reward-model", str(rm_dir), "--pairs", str(data / "pairs.jsonl"),
+          "--data", str(data), "--base-model", str(tiny_llava_dir)])  # fmt: skip
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["all"] == {"accuracy": round(sum(wins) / n, 4), "pairs": n}
     assert sum(v["pairs"] for k, v in result.items() if k != "all") == n

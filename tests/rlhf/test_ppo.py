@@ -7,8 +7,9 @@ import torch
 
 from lightning_csr.backbones import QuantizationSettings
 from lightning_csr.data.rlhf import read_rl_prompts
-from lightning_csr.generation.rollouts import RolloutStore
+from lightning_csr.generation.rollout_store import RolloutStore
 from lightning_csr.losses.ppo import kl_penalty
+from lightning_csr.modules.components.reference import Reference
 from tests.backbones.conftest import make_images
 from tests.rlhf.conftest import fit_ppo, ppo_module, snapshot
 
@@ -18,7 +19,7 @@ def test_kl_is_zero_when_policy_equals_reference(tiny_llava_dir, rl_prompts, tmp
     module.configure_model()
     torch.manual_seed(0)
     prompts = read_rl_prompts(rl_prompts)[:2]
-    rollout = module.rollout_chunk(prompts, make_images(2))
+    rollout = module.rollouts.sample_chunk(prompts, make_images(2))
     mask = rollout["response_mask"].bool()
     kl = kl_penalty(rollout["logps"], rollout["ref_logps"])[mask]
     assert torch.allclose(kl, torch.zeros_like(kl), atol=1e-6)
@@ -71,7 +72,7 @@ def base_logits(module) -> torch.Tensor:
     backbone = module.backbone
     batch = backbone.collate(make_images(2), ["What is it?"] * 2, ["a red square", "one"])
     module.policy.eval()  # bitsandbytes picks its CPU kernel by train/eval mode
-    with module.adapters.reference("adapter_off") as base:
+    with Reference("adapter_off").model(module.policy) as base:
         return base(**backbone.model_inputs(batch)).logits
 
 
@@ -86,7 +87,7 @@ def test_kill_during_rollout_and_ppo_epoch_resumes_with_finished_rollouts(
 
     def run(kill_chunk_at=None, kill_update_at=None, ckpt=None):
         module = ppo_module(tiny_llava_dir, tmp_path / "rollouts")
-        chunk, minibatch = module.rollout_chunk, module.ppo_minibatch
+        chunk, minibatch = module.rollouts.sample_chunk, module.ppo_minibatch
 
         def counting_chunk(prompts, images):
             calls.append((module.iteration, [p.id for p in prompts]))
@@ -99,7 +100,7 @@ def test_kill_during_rollout_and_ppo_epoch_resumes_with_finished_rollouts(
                 raise Killed("killed during a PPO epoch")
             return minibatch(mb, optimizer)
 
-        module.rollout_chunk, module.ppo_minibatch = counting_chunk, killing_minibatch
+        module.rollouts.sample_chunk, module.ppo_minibatch = counting_chunk, killing_minibatch
         try:
             fit_ppo(module, rl_prompts, tmp_path, iterations=2, ckpt_path=ckpt)
         except Killed:

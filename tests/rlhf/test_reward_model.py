@@ -50,10 +50,12 @@ def test_reward_is_the_same_under_left_and_right_padding(tiny_llava_dir):
         RewardPrompt(),
     )
     with torch.no_grad():
-        right = reward_scores(module.model, module.head, backbone, reward_inputs(*args, padding_side="right"))
-        left = reward_scores(module.model, module.head, backbone, reward_inputs(*args, padding_side="left"))
+        right = reward_scores(
+            module.policy, module.head, backbone, reward_inputs(*args, padding_side="right")
+        )
+        left = reward_scores(module.policy, module.head, backbone, reward_inputs(*args, padding_side="left"))
         alone = reward_scores(
-            module.model,
+            module.policy,
             module.head,
             backbone,
             reward_inputs(*[a[1:] if isinstance(a, list) else a for a in args]),
@@ -134,7 +136,7 @@ def test_exported_reward_model_scores_the_same_inside_ppo(tiny_llava_dir, tmp_pa
     module = RewardModelModule(LlavaBackbone(model_id=str(tiny_llava_dir), lora=LoraSettings(r=4, alpha=8)))
     module.configure_model()
     with torch.no_grad():  # make the adapter non-trivial
-        for name, param in module.model.named_parameters():
+        for name, param in module.policy.named_parameters():
             if "lora_B" in name:
                 param.normal_(std=0.1)
     module.export(tmp_path / "rm")

@@ -9,7 +9,7 @@ import torch
 
 from lightning_csr.data.provenance import STAMP_FILE, ProducerMismatchError
 from lightning_csr.data.rlhf import read_rl_prompts
-from lightning_csr.generation.rollouts import RolloutStore
+from lightning_csr.generation.rollout_store import RolloutStore
 from tests.backbones.conftest import make_images
 from tests.rlhf.conftest import ppo_module
 
@@ -19,13 +19,13 @@ def counted_module(model_dir, rollout_dir, calls: list, **kwargs):
     torch.manual_seed(0)
     module = ppo_module(model_dir, rollout_dir, **kwargs)
     module.configure_model()
-    sample = module.rollout_chunk
+    sample = module.rollouts.sample_chunk
 
     def counting(prompts, images):
         calls.append([p.id for p in prompts])
         return sample(prompts, images)
 
-    module.rollout_chunk = counting
+    module.rollouts.sample_chunk = counting
     return module
 
 
@@ -57,7 +57,7 @@ def stored(tiny_llava_dir, rl_prompts, tmp_path):
     """Iteration 0's rollout sampled and stored (2 chunks) by the reference configuration."""
     calls: list = []
     module = counted_module(tiny_llava_dir, tmp_path / "rollouts", calls)
-    rollout = module.collect_rollout(rollout_batch(rl_prompts), 0)
+    rollout = module.rollouts.collect(rollout_batch(rl_prompts), 0)
     assert len(calls) == 2
     return rollout
 
@@ -65,7 +65,7 @@ def stored(tiny_llava_dir, rl_prompts, tmp_path):
 def test_identical_configuration_reuses_stored_chunks(stored, tiny_llava_dir, rl_prompts, tmp_path):
     calls: list = []
     module = counted_module(tiny_llava_dir, tmp_path / "rollouts", calls)
-    rollout = module.collect_rollout(rollout_batch(rl_prompts), 0)
+    rollout = module.rollouts.collect(rollout_batch(rl_prompts), 0)
     assert calls == []  # nothing re-sampled
     assert torch.equal(rollout["response_ids"], stored["response_ids"])
     assert torch.equal(rollout["logps"], stored["logps"])
@@ -77,7 +77,7 @@ def test_changed_configuration_is_refused(stored, tiny_llava_dir, rl_prompts, tm
     module = counted_module(tiny_llava_dir, tmp_path / "rollouts", calls)
     CHANGES[change](module)
     with pytest.raises(ProducerMismatchError) as raised:
-        module.collect_rollout(rollout_batch(rl_prompts), 0)
+        module.rollouts.collect(rollout_batch(rl_prompts), 0)
     message = str(raised.value)
     assert "\n" not in message
     assert str(tmp_path / "rollouts" / "iteration_000000") in message
@@ -89,7 +89,7 @@ def test_other_prompts_or_order_are_refused(stored, tiny_llava_dir, rl_prompts, 
     calls: list = []
     module = counted_module(tiny_llava_dir, tmp_path / "rollouts", calls)
     with pytest.raises(ProducerMismatchError, match="made by other settings or weights"):
-        module.collect_rollout(rollout_batch(rl_prompts, reverse=True), 0)
+        module.rollouts.collect(rollout_batch(rl_prompts, reverse=True), 0)
     assert calls == []
 
 
@@ -98,7 +98,7 @@ def test_changed_backbone_setting_is_refused(stored, tiny_llava_dir, rl_prompts,
         tiny_llava_dir, tmp_path / "rollouts", [], backbone={"attn_implementation": "eager"}
     )
     with pytest.raises(ProducerMismatchError, match="iteration_000000"):
-        module.collect_rollout(rollout_batch(rl_prompts), 0)
+        module.rollouts.collect(rollout_batch(rl_prompts), 0)
 
 
 def test_chunks_of_unknown_origin_are_refused(stored, tiny_llava_dir, rl_prompts, tmp_path):
@@ -106,4 +106,4 @@ def test_chunks_of_unknown_origin_are_refused(stored, tiny_llava_dir, rl_prompts
     (store.iteration_dir(0) / STAMP_FILE).unlink()  # e.g. written before rollouts were stamped
     module = counted_module(tiny_llava_dir, tmp_path / "rollouts", [])
     with pytest.raises(ProducerMismatchError, match="unknown origin.*rollout_dir"):
-        module.collect_rollout(rollout_batch(rl_prompts), 0)
+        module.rollouts.collect(rollout_batch(rl_prompts), 0)

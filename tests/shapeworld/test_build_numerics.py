@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from lightning_csr.cli import main
+from lightning_csr.evaluation.progress import NullProgress
 from lightning_csr.shapeworld.build import kernel_pin
-from lightning_csr.shapeworld.build.card import NullProgress
 from lightning_csr.shapeworld.build.prepare import Builder, model_jobs, prepare
 from lightning_csr.shapeworld.build.settings import tiny_settings
 from lightning_csr.shapeworld.build.stages import PrepareError, StageRunner

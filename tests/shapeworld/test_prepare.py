@@ -135,11 +135,11 @@ def test_evaluate_command(prepared: tuple[Path, dict], tmp_path: Path, capsys) -
 def test_busy_cores_reads_the_cpu_time_spent_meanwhile(tmp_path, monkeypatch) -> None:
     import os
 
-    from lightning_csr.shapeworld.commands import build as cli
+    from lightning_csr.shapeworld.build import cores
 
     stat = tmp_path / "stat"
     # user nice system idle iowait irq softirq: 100 ticks pass, 25 of them idle -> 75 % busy
     stat.write_text("cpu  100 0 0 100 0 0 0\ncpu0 ...\n")
-    monkeypatch.setattr(cli.time, "sleep", lambda _: stat.write_text("cpu  170 0 5 125 0 0 0\n"))
-    assert abs(cli.busy_cores(stat_file=str(stat)) - 0.75 * (os.cpu_count() or 1)) < 1e-9
-    assert 1 <= cli.auto_threads() <= (os.cpu_count() or 1)
+    monkeypatch.setattr(cores.time, "sleep", lambda _: stat.write_text("cpu  170 0 5 125 0 0 0\n"))
+    assert abs(cores.busy_cores(stat_file=str(stat)) - 0.75 * (os.cpu_count() or 1)) < 1e-9
+    assert 1 <= cores.auto_threads() <= (os.cpu_count() or 1)

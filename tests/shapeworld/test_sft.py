@@ -162,3 +162,43 @@ def test_sft_yaml_matches_code_and_runs(full_processor_dir: Path, sft_root: Path
             f"--trainer.default_root_dir={tmp_path}",
         ]
     )
+
+
+def test_sft_yaml_training_values_are_the_builds_defaults() -> None:
+    from lightning_csr.shapeworld.models.vlm import SFTSettings
+
+    config = yaml.safe_load((ROOT / "configs" / "shapeworld" / "sft.yaml").read_text())
+    module, data = config["model"]["init_args"], config["data"]["init_args"]
+    settings = SFTSettings()
+    assert config["seed_everything"] == settings.seed
+    assert config["trainer"]["max_steps"] == settings.max_steps
+    assert module["optimizer"]["init_args"] == {"lr": settings.lr, "weight_decay": settings.weight_decay}
+    assert module["scheduler"]["init_args"] == {"warmup_ratio": settings.warmup_ratio}
+    assert data["batch_size"] == settings.batch_size
+    assert data.get("group_by_length", False) == settings.group_by_length
+
+
+@pytest.mark.parametrize("vision_init", [None, "some/clip"])
+def test_the_builds_sft_is_sft_yaml_with_its_settings(
+    processor_dir: Path, tmp_path: Path, vision_init
+) -> None:
+    from lightning_csr.shapeworld.models.vlm import SFTSettings, sft_arguments
+    from tests.configs.instantiation import instantiate, merged_config
+
+    spec = processor_spec(LlavaBackbone(model_id=str(processor_dir)).processor)
+    config = base_vlm_config(spec, TINY, TINY_VISION)
+    settings = SFTSettings(max_steps=7, batch_size=3, lr=1e-2, weight_decay=0.5, warmup_ratio=0.2, seed=4)
+    args = sft_arguments(config, processor_dir, tmp_path / "data", settings, tmp_path, vision_init)
+    cli = instantiate(args, tmp_path, on_cpu=False)
+    module, data, trainer = cli.model, cli.datamodule, cli.trainer
+    assert module.backbone.config == config and module.backbone.processor_id == str(processor_dir)
+    assert module.backbone.lora is None and module.backbone.train_projector
+    assert module.backbone.train_vision_tower == (vision_init is None) and module.vision_init == vision_init
+    optimizer = module.optimizer_factory([torch.nn.Parameter(torch.zeros(1))])
+    assert optimizer.defaults["lr"] == 1e-2 and optimizer.defaults["weight_decay"] == 0.5
+    assert module.scheduler_factory(optimizer, 100).warmup_steps == 20
+    assert data.train_file == str(tmp_path / "data" / "sft" / "train.jsonl") and data.val_file is None
+    assert (data.image_root, data.batch_size, data.seed) == (tmp_path / "data", 3, 4)
+    assert trainer.max_steps == 7 and trainer.logger is None and not trainer.checkpoint_callbacks
+    assert merged_config(cli)["seed_everything"] == 4
+    assert type(trainer.accelerator).__name__ == "CPUAccelerator"

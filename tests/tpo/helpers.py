@@ -89,7 +89,7 @@ def hand_dpo(policy: torch.Tensor, reference: torch.Tensor, beta: float) -> dict
 
 
 def step_with_metrics(module, batch: dict, stage: str = "val") -> dict[str, float]:
-    """Run `preference_step` and return its loss with the metrics it logs (TRL names)."""
+    """Run `model_step` and return its loss with the metrics it logs (TRL names)."""
     logged: dict[str, float] = {}
 
     def log_step(loss, metrics, stage, batch_size):
@@ -97,7 +97,7 @@ def step_with_metrics(module, batch: dict, stage: str = "val") -> dict[str, floa
 
     module.log_step = log_step
     try:
-        module.preference_step(batch, stage)
+        module.model_step(batch, stage)
     finally:
         del module.log_step
     return logged

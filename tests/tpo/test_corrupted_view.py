@@ -49,7 +49,7 @@ def test_policy_and_reference_see_the_same_corrupted_images(tiny_llava_dir, pair
         return original(model, backbone_, view)
 
     monkeypatch.setattr(tpo, "next_token_logits", spy)
-    module.preference_step(batch, "train")
+    module.model_step(batch, "train")
     # policy clean, policy corrupted, reference clean, reference corrupted
     assert len(seen) == 4
     assert torch.equal(seen[0], batch["pixel_values"]) and torch.equal(seen[2], batch["pixel_values"])

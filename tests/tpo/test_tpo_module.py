@@ -8,8 +8,8 @@ from types import SimpleNamespace
 import pytest
 import torch
 
+from lightning_csr.losses.masked import masked_sum
 from lightning_csr.modules import PreferenceModule
-from lightning_csr.modules.components.teacher_forcing import masked_sum
 from lightning_csr.modules.tpo import TPOModule, row_weights
 from tests.tpo.helpers import (
     adamw,
@@ -68,7 +68,9 @@ def _dpo_with_tpo_margin_gradients(tpo_module, dpo_module, batch) -> torch.Tenso
         _, policy_scores = tpo_module.teacher_forced(tpo_module.policy, batch, corrupted, grad=False)
         with tpo_module.reference.model(tpo_module.policy) as ref:
             _, ref_scores = tpo_module.teacher_forced(ref, batch, corrupted, grad=False)
-        log_c = [masked_sum(torch.log(row_weights(s, n, 0.5)), mask) for s in (policy_scores, ref_scores)]
+        log_c = [
+            masked_sum(torch.log(row_weights(s, n, 0.5)), mask, dim=-1) for s in (policy_scores, ref_scores)
+        ]
         extra = log_c[0] - log_c[1]
         margin = extra[:n] - extra[n:]
         reference = dpo_module.reference_logps(batch)
@@ -84,9 +86,9 @@ def test_detached_tpo_is_dpo_with_a_margin_and_the_default_is_not(tiny_llava_dir
     assert tpo_module.detach_weights is False  # the released behaviour is the default
     batch = first_batch(tpo_module, pairs_dir)
     reference = _dpo_with_tpo_margin_gradients(tpo_module, dpo_module, batch)
-    default = _lora_gradients(tpo_module.preference_step(batch, "val"), tpo_module)
+    default = _lora_gradients(tpo_module.model_step(batch, "val"), tpo_module)
     tpo_module.detach_weights = True
-    detached = _lora_gradients(tpo_module.preference_step(batch, "val"), tpo_module)
+    detached = _lora_gradients(tpo_module.model_step(batch, "val"), tpo_module)
     assert reference.norm() > 0
     assert (detached - reference).norm() < 1e-4 * reference.norm()  # measured: 5e-7
     assert (default - reference).norm() > 0.05 * reference.norm()  # measured: 0.17
@@ -142,7 +144,7 @@ def test_tpo_fit_few_steps(tmp_path, tiny_llava_dir, pairs_dir, four_bit):
     module.configure_model()
     if four_bit:  # bitsandbytes repacks 4-bit weights on the first forward: run one before snapshotting
         with torch.no_grad():
-            module.preference_step(first_batch(module, pairs_dir), "val")
+            module.model_step(first_batch(module, pairs_dir), "val")
     before = trainable_snapshot(module)
     trainer = fit(module, pairs_dir, max_steps=2)
     assert_all_changed(before, module)

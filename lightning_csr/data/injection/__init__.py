@@ -1,5 +1,6 @@
 """Hallucination injection for POVID-style preference pairs: rule-based (exact on ShapeWorld) or LLM-based."""
 
+from lightning_csr.data.injection.answers import AnswerRecord, inject_pairs, read_answers
 from lightning_csr.data.injection.base import (
     Edit,
     HallucinationInjector,
@@ -12,6 +13,7 @@ from lightning_csr.data.injection.rule_based import EDIT_KINDS, RuleBasedInjecto
 from lightning_csr.data.injection.vocabulary import InjectionVocabulary
 
 __all__ = [
+    "AnswerRecord",
     "EDIT_KINDS",
     "Edit",
     "HallucinationInjector",
@@ -21,5 +23,7 @@ __all__ = [
     "InjectionVocabulary",
     "LLMInjector",
     "RuleBasedInjector",
+    "inject_pairs",
     "injection_prompt",
+    "read_answers",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from itertools import permutations
 from pathlib import Path
@@ -19,10 +19,6 @@ COCO_RELATIONS: dict[str, str] = {
     "on top of": "above", "above": "above", "below": "below", "under": "below", "underneath": "below",
     "to the left of": "left", "to the right of": "right", "in front of": "front", "behind": "behind",
     "next to": "beside", "beside": "beside", "inside": "inside", "far from": "far",
-}  # fmt: skip
-SHAPEWORLD_RELATIVE: dict[str, str] = {
-    "below it": "below", "above it": "above", "to its right": "right", "to the right of it": "right",
-    "to its left": "left", "to the left of it": "left",
 }  # fmt: skip
 
 
@@ -58,34 +54,6 @@ class InjectionVocabulary:
         return self.co_occurrence.get(obj, {})
 
     # ---------------------------------------------------------------- builders
-    @classmethod
-    def from_world(cls, world: Any, scenes: Sequence[Any] = ()) -> InjectionVocabulary:
-        """ShapeWorld: shapes, colours and sizes, the 9 position phrases and the relative ones.
-
-        Co-occurrence and frequency are counted over `scenes` when given, else taken from the world's priors.
-        """
-        from lightning_csr.shapeworld.world.tasks import _POSITIONS, co_occurrence_counts, shape_counts
-
-        if scenes:
-            pairs = co_occurrence_counts(scenes)
-            co = symmetric({(a, b): float(n) for (a, b), n in pairs.items()})
-            frequency = {k: float(v) for k, v in shape_counts(scenes).items()}
-        else:
-            co = symmetric({(a, b): p for a, row in world.co_occurrence.items() for b, p in row.items()})
-            frequency = {s: world.shape_weight(s) for s in world.shapes}
-        positions = {phrase: phrase for row in _POSITIONS for phrase in row}
-        return cls(
-            objects={shape: [shape] for shape in world.shapes},
-            attributes={
-                "colour": {c: c for c in world.colours},
-                "size": {s: s for s in world.sizes},
-            },
-            relations={"position": positions, "relative": dict(SHAPEWORLD_RELATIVE)},
-            co_occurrence=co,
-            frequency=frequency,
-            attribute_priors={k: dict(v) for k, v in world.colour_preferences.items()},
-        )
-
     @classmethod
     def coco(cls, object_sets: Iterable[Iterable[str]] = ()) -> InjectionVocabulary:
         """COCO-80 category names, common colours/sizes and spatial relations; stats from per-image object sets."""

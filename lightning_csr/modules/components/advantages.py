@@ -6,7 +6,8 @@ from typing import Any
 
 import torch
 
-from lightning_csr.losses.ppo import gae, masked_whiten, shaped_rewards
+from lightning_csr.losses.masked import masked_sum, masked_whiten
+from lightning_csr.losses.ppo import gae, shaped_rewards
 from lightning_csr.modules.components.ppo_settings import PPOSettings
 from lightning_csr.rewards.shaping import RewardShaping, sequence_scores
 
@@ -23,7 +24,7 @@ def rollout_advantages(
     advantages, returns = gae(rewards, rollout["values"], mask, ppo.gamma, ppo.lam)
     if ppo.whiten_advantages:
         advantages = masked_whiten(advantages, mask)
-    kl = ((rollout["logps"] - rollout["ref_logps"]) * mask).sum(1)
+    kl = masked_sum(rollout["logps"] - rollout["ref_logps"], mask, dim=1)
     return {"advantages": advantages, "returns": returns, "score": score, "kl": kl, **terms}
 
 

@@ -1,7 +1,8 @@
-"""Policy, reference, reward and value as LoRA adapters over one shared base model (peft).
+"""PPO's reward and value models as LoRA adapters beside the policy over one shared base model (peft).
 
 peft's `set_adapter` also flips `requires_grad` (the active adapter trainable, the others frozen), so every
-switch here restores the flags from the fixed set of trainable adapters afterwards.
+switch here restores the flags from the fixed set of trainable adapters afterwards. The reference (adapter off
+or a frozen `ref` adapter) is reached through `Reference`, like in every other module.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from contextlib import contextmanager
 
 import torch
 
-POLICY, REWARD, VALUE, REF = "default", "reward", "value", "ref"
-REFERENCE_MODES = ("adapter_off", "ref_adapter")
+from lightning_csr.modules.components.reference import POLICY_ADAPTER
+
+REWARD, VALUE = "reward", "value"
 
 
 def adapter_parameters(model: torch.nn.Module, adapter: str) -> dict[str, torch.nn.Parameter]:
@@ -24,7 +26,7 @@ def adapter_parameters(model: torch.nn.Module, adapter: str) -> dict[str, torch.
 class SharedAdapters:
     """Switches the active adapter of a peft model and keeps only `trainable` adapters trainable."""
 
-    def __init__(self, model: torch.nn.Module, trainable: tuple[str, ...] = (POLICY, VALUE)) -> None:
+    def __init__(self, model: torch.nn.Module, trainable: tuple[str, ...] = (POLICY_ADAPTER, VALUE)) -> None:
         if not hasattr(model, "peft_config"):
             raise ValueError("shared adapters need a LoRA model (set backbone.lora)")
         self.model = model
@@ -34,13 +36,13 @@ class SharedAdapters:
     def names(self) -> list[str]:
         return list(self.model.peft_config)
 
-    def add(self, name: str, source: str = POLICY, copy_weights: bool = False) -> None:
+    def add(self, name: str, source: str = POLICY_ADAPTER, copy_weights: bool = False) -> None:
         """Add adapter `name` with `source`'s config (and, if asked, its current weights); idempotent."""
         if name not in self.model.peft_config:
             self.model.add_adapter(name, copy.deepcopy(self.model.peft_config[source]))
             if copy_weights:
                 self.copy(source, name)
-        self.model.set_adapter(POLICY)
+        self.model.set_adapter(POLICY_ADAPTER)
         self.restore_flags()
 
     @torch.no_grad()
@@ -67,20 +69,5 @@ class SharedAdapters:
         try:
             yield self.model
         finally:
-            self.model.set_adapter(POLICY)
+            self.model.set_adapter(POLICY_ADAPTER)
             self.restore_flags()
-
-    @contextmanager
-    def reference(self, mode: str) -> Iterator[torch.nn.Module]:
-        """The reference model: every adapter off (the base) or the frozen `ref` adapter."""
-        if mode == "adapter_off":
-            try:
-                with self.model.disable_adapter():
-                    yield self.model
-            finally:  # re-enabling adapters goes through peft's set_adapter, which flips the flags
-                self.restore_flags()
-        elif mode == "ref_adapter":
-            with self.active(REF) as model:
-                yield model
-        else:
-            raise ValueError(f"reference: unknown mode {mode!r}; choose one of {REFERENCE_MODES}")

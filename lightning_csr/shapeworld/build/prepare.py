@@ -10,14 +10,14 @@ from typing import Any
 from lightning_csr.data.records import atomic_write_text
 from lightning_csr.data.sft import write_sft_records
 from lightning_csr.shapeworld import WorldConfig
-from lightning_csr.shapeworld.world.files import load_images, read_scenes, world_statistics
-from lightning_csr.shapeworld.build.kernel_pin import pin_key
-from lightning_csr.shapeworld.build.workers import StageJob, StageWorkers
 from lightning_csr.shapeworld.build.card import card_markdown
-from lightning_csr.shapeworld.world.sampling import generate_scenes
+from lightning_csr.shapeworld.build.kernel_pin import pin_key
 from lightning_csr.shapeworld.build.settings import PrepareSettings
 from lightning_csr.shapeworld.build.sft_data import image_path, sft_records
 from lightning_csr.shapeworld.build.stages import PrepareError, StageRunner, stage_key, write_json
+from lightning_csr.shapeworld.build.workers import StageJob, StageWorkers
+from lightning_csr.shapeworld.world.files import load_images, read_scenes, world_statistics
+from lightning_csr.shapeworld.world.sampling import generate_scenes
 from lightning_csr.shapeworld.world.tasks import (
     DESCRIPTION_PROMPTS,
     world_corpus,
@@ -89,8 +89,8 @@ class Builder:
     def base_model(self, temp: Path) -> dict[str, Any]:
         from transformers import AutoProcessor
 
-        from lightning_csr.shapeworld.world.tokenizer import processor_spec
         from lightning_csr.shapeworld.models.vlm import base_vlm_config, train_base_vlm
+        from lightning_csr.shapeworld.world.tokenizer import processor_spec
 
         spec = processor_spec(AutoProcessor.from_pretrained(str(self.out / "processor")))
         config = base_vlm_config(spec, self.settings.vlm, self.settings.clip_model)
@@ -243,7 +243,7 @@ def prepare(
 ) -> dict[str, Any]:
     """Build everything under `out`, skipping up-to-date stages, with up to `workers` stage workers at
     once (the models do not depend on it); returns {stage: stamp} plus ran/skipped."""
-    from lightning_csr.shapeworld.build.card import NullProgress
+    from lightning_csr.evaluation.progress import NullProgress
 
     out = Path(out)
     settings = settings or PrepareSettings()

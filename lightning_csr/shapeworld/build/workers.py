@@ -47,9 +47,9 @@ def _serve(worker: int, out: str, world: Any, builder_args: tuple, jobs: Any, re
     try:
         from transformers.utils import logging as hf_logging
 
-        from lightning_csr.cli import quiet_third_party_notes
+        from lightning_csr.commands.third_party_notes import quiet_third_party_notes
+        from lightning_csr.evaluation.progress import QueueProgress
         from lightning_csr.shapeworld.build.kernel_pin import check_pinned, kernel_record
-        from lightning_csr.shapeworld.build.card import QueueProgress
 
         quiet_third_party_notes()  # a spawned process starts with the default warning filters
         hf_logging.disable_progress_bar()  # its steps show in the main process's bars

@@ -7,15 +7,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from lightning_csr.evaluation.model_files import PROCESSOR_FILES, WEIGHT_FILES, ModelDirError
 from lightning_csr.shapeworld import WorldConfig
 
-WEIGHT_FILES = (
-    "model.safetensors",
-    "model.safetensors.index.json",
-    "pytorch_model.bin",
-    "pytorch_model.bin.index.json",
-)
-PROCESSOR_FILES = ("preprocessor_config.json", "processor_config.json")
 # config.json model_type -> backbone family for VLMs
 VLM_FAMILIES = {
     "llava": "llava",
@@ -24,10 +18,6 @@ VLM_FAMILIES = {
     "idefics3": "idefics3",
     "paligemma": "paligemma",
 }
-
-
-class ModelDirError(ValueError):
-    """A directory that does not hold a usable saved model and processor."""
 
 
 def model_kind(model_dir: str | Path) -> str:

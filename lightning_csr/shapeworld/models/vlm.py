@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import math
+import tempfile
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import lightning as L
 import torch
 
 from lightning_csr.shapeworld.models.clip import CLIPSize
 from lightning_csr.shapeworld.world.tokenizer import ProcessorSpec
+
+CONFIGS = Path(__file__).resolve().parents[3] / "configs"  # the repository's configs/ (next to the package)
+SFT_CONFIG = CONFIGS / "shapeworld" / "sft.yaml"
+QUIET_TRAINER = CONFIGS / "trainer" / "quiet.yaml"
 
 
 @dataclass
@@ -96,6 +102,46 @@ def count_parameters(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
+def sft_arguments(
+    config: dict[str, Any],
+    processor_dir: str | Path,
+    data_root: str | Path,
+    settings: SFTSettings,
+    run_dir: str | Path,
+    vision_init: str | Path | None = None,
+) -> list[str]:
+    """The LightningCLI arguments of the base VLM's SFT: configs/shapeworld/sft.yaml under the quiet trainer,
+    with the model, data and training values of this build (no validation set)."""
+    if not SFT_CONFIG.is_file():
+        raise FileNotFoundError(
+            f"{SFT_CONFIG}: not found; the SFT runs the repository's configs/ (install from a checkout: pip install -e .)"
+        )
+    root = Path(data_root)
+    return [
+        "--config",
+        str(SFT_CONFIG),
+        "--trainer",
+        str(QUIET_TRAINER),
+        f"--seed_everything={settings.seed}",
+        f"--trainer.max_steps={settings.max_steps}",
+        f"--trainer.default_root_dir={run_dir}",
+        f"--model.init_args.backbone.init_args.config={json.dumps(config)}",
+        f"--model.init_args.backbone.init_args.processor_id={processor_dir}",
+        # a pretrained vision tower stays frozen (as in LLaVA); a from-scratch one has to learn with the rest
+        f"--model.init_args.backbone.init_args.train_vision_tower={str(vision_init is None).lower()}",
+        f"--model.init_args.vision_init={'null' if vision_init is None else vision_init}",
+        f"--model.init_args.optimizer.init_args.lr={settings.lr}",
+        f"--model.init_args.optimizer.init_args.weight_decay={settings.weight_decay}",
+        f"--model.init_args.scheduler.init_args.warmup_ratio={settings.warmup_ratio}",
+        f"--data.init_args.train_file={root / 'sft' / 'train.jsonl'}",
+        "--data.init_args.val_file=null",
+        f"--data.init_args.image_root={root}",
+        f"--data.init_args.batch_size={settings.batch_size}",
+        f"--data.init_args.group_by_length={str(settings.group_by_length).lower()}",
+        f"--data.init_args.seed={settings.seed}",
+    ]
+
+
 def train_base_vlm(
     config: dict[str, Any],
     processor_dir: str | Path,
@@ -106,52 +152,23 @@ def train_base_vlm(
     vision_init: str | Path | None = None,
 ) -> dict[str, Any]:
     """Train the base VLM by SFT on `<data_root>/sft/train.jsonl` (frozen vision tower from `vision_init`, a
-    CLIP or CLIP-vision directory, when given) and save model + processor to `out_dir`."""
-    from lightning_csr.backbones import LlavaBackbone
-    from lightning_csr.data.sft import SFTDataModule
-    from lightning_csr.modules.components.schedules import WarmupCosine
-    from lightning_csr.modules.sft import SFTModule
+    CLIP or CLIP-vision directory, when given) through LightningCLI, and save model + processor to `out_dir`."""
+    from lightning_csr.commands.lightning import CSRCli
 
-    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
-    L.seed_everything(settings.seed, verbose=False)
-    # a pretrained vision tower stays frozen (as in LLaVA); a from-scratch one has to learn with the rest
-    backbone = LlavaBackbone(
-        config=config,
-        processor_id=str(processor_dir),
-        train_vision_tower=vision_init is None,
-        train_projector=True,
-    )
-    module = SFTModule(
-        backbone,
-        vision_init=None if vision_init is None else str(vision_init),
-        optimizer=lambda params: torch.optim.AdamW(
-            params, lr=settings.lr, weight_decay=settings.weight_decay
-        ),
-        scheduler=lambda opt, total: WarmupCosine(opt, total, warmup_ratio=settings.warmup_ratio),
-    )
-    data = SFTDataModule(
-        train_file=str(Path(data_root) / "sft" / "train.jsonl"),
-        image_root=str(data_root),
-        batch_size=settings.batch_size,
-        group_by_length=settings.group_by_length,
-        seed=settings.seed,
-    )
-    trainer = L.Trainer(
-        accelerator="cpu",
-        max_steps=settings.max_steps,
-        max_epochs=-1,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        callbacks=callbacks or [],
-        num_sanity_val_steps=0,
-    )
-    start = time.perf_counter()
-    trainer.fit(module, datamodule=data)
-    seconds = time.perf_counter() - start
+    for name in ("lightning.pytorch", "lightning.fabric"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    with tempfile.TemporaryDirectory() as run_dir, warnings.catch_warnings():
+        # LightningCLI's note that the process has command-line arguments of its own (those of `prepare`)
+        warnings.filterwarnings("ignore", message=".*args parameter is intended to run from within Python.*")
+        args = sft_arguments(config, processor_dir, data_root, settings, run_dir, vision_init)
+        start = time.perf_counter()
+        cli = CSRCli(
+            args=["fit", *args], save_config_callback=None, trainer_defaults={"callbacks": callbacks or []}
+        )
+        seconds = time.perf_counter() - start
+    module, trainer = cli.model, cli.trainer
     module.policy.save_pretrained(str(out_dir))
-    backbone.processor.save_pretrained(str(out_dir))
+    module.backbone.processor.save_pretrained(str(out_dir))
     loss = trainer.callback_metrics.get("train/loss")
     return {
         "parameters": count_parameters(module.policy),

@@ -4,14 +4,12 @@ Kinds: `prior` (the rejected answer names an absent co-occurrence partner of a s
 hallucination the base learnt from its captions), `other` (it hallucinates some other absent shape) and
 `recall` (both hallucinate equally; the chosen one names more of the scene).
 
-    python -m lightning_csr.shapeworld.rlhf.pair_accuracy --reward-model runs/rlhf_shapeworld_rm/reward_model \\
+    lightning-csr shapeworld rm-accuracy --reward-model runs/rlhf_shapeworld_rm/reward_model \\
         --pairs data/shapeworld/rlhf/val.jsonl --data data/shapeworld
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
@@ -67,33 +65,28 @@ def accuracy_by_kind(wins: Sequence[bool], kinds: Sequence[str]) -> dict[str, tu
     return {k: (sum(groups[k]) / len(groups[k]), len(groups[k])) for k in order if groups[k]}
 
 
-def main(argv: Sequence[str] | None = None) -> None:
+def pair_accuracy(
+    reward_model: str | Path,
+    pairs: str | Path,
+    data: str | Path,
+    base_model: str | Path | None = None,
+    batch_size: int = 32,
+) -> dict[str, dict[str, float | int]]:
+    """{kind: {"accuracy", "pairs"}} of a saved reward model on ShapeWorld pairs (`meta.scene_id` each)."""
     from lightning_csr.backbones import LlavaBackbone
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--reward-model", required=True, help="a RewardModelModule export directory")
-    parser.add_argument("--pairs", default="data/shapeworld/rlhf/val.jsonl")
-    parser.add_argument("--data", default="data/shapeworld")
-    parser.add_argument("--base-model", default=None, help="default: <data>/base_model")
-    parser.add_argument("--batch-size", type=int, default=32)
-    args = parser.parse_args(argv)
-    root = Path(args.data)
+    root = Path(data)
     world = WorldConfig.load(root / "world.json")
     splits = sorted(path.stem for path in (root / "scenes").glob("*.jsonl"))
     scenes = {s.id: s for split in splits for s in read_scenes(root, split)}
-    records = read_records(args.pairs).records
+    records = read_records(pairs).records
     missing = [r.id for r in records if r.meta.get("scene_id") not in scenes]
     if missing:
-        raise KeyError(f"{args.pairs}: pairs without a known meta.scene_id (first: {missing[:3]})")
+        raise KeyError(f"{pairs}: pairs without a known meta.scene_id (first: {missing[:3]})")
     kinds = [pair_kind(r, scenes[r.meta["scene_id"]], world) for r in records]
-    backbone = LlavaBackbone(model_id=args.base_model or str(root / "base_model"))
-    model, head, prompt = read_reward_model(backbone, args.reward_model)
+    backbone = LlavaBackbone(model_id=str(base_model or root / "base_model"))
+    model, head, prompt = read_reward_model(backbone, reward_model)
     wins = pair_wins(
-        model, head, RewardPairCollator(backbone, prompt), PreferenceDataset(records, root), args.batch_size
+        model, head, RewardPairCollator(backbone, prompt), PreferenceDataset(records, root), batch_size
     )
-    result = {k: {"accuracy": round(a, 4), "pairs": n} for k, (a, n) in accuracy_by_kind(wins, kinds).items()}
-    print(json.dumps(result))
-
-
-if __name__ == "__main__":
-    main()
+    return {k: {"accuracy": round(a, 4), "pairs": n} for k, (a, n) in accuracy_by_kind(wins, kinds).items()}

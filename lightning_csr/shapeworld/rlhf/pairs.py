@@ -5,12 +5,11 @@ one, an absent object added, an object dropped) and, optionally, answers sampled
 chosen answer hallucinates fewer objects; ties go to the higher recall; full ties are skipped. The facts are
 the ground truth, one sentence per object.
 
-    python -m lightning_csr.shapeworld.rlhf.pairs --data data/shapeworld --out data/shapeworld/rlhf
+    lightning-csr shapeworld rm-pairs --data data/shapeworld --out data/shapeworld/rlhf
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import random
 from collections.abc import Sequence
@@ -177,35 +176,3 @@ def write_ppo_prompts(root: str | Path, out: str | Path, skip: int = 0, limit: i
     lines = [json.dumps({**row, "facts": scene_facts(by_id[row["id"]], world)}) for row in rows]
     atomic_write_text(out, "\n".join(lines) + "\n")
     return len(lines)
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", default="data/shapeworld")
-    parser.add_argument("--out", default=None, help="default: <data>/rlhf")
-    parser.add_argument("--model", default=None, help="also pair answers sampled from this model")
-    parser.add_argument(
-        "--n-train", type=int, default=600, help="prompt scenes for pairs (PPO gets the rest)"
-    )
-    parser.add_argument("--n-val", type=int, default=200, help="validation scenes for held-out pairs")
-    parser.add_argument("--pairs-per-scene", type=int, default=4)
-    parser.add_argument("--samples-per-scene", type=int, default=2, help="with --model")
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args(argv)
-    out = Path(args.out or Path(args.data) / "rlhf")
-    counts = write_rm_data(
-        args.data,
-        out,
-        n_train=args.n_train,
-        n_val=args.n_val,
-        model_dir=args.model,
-        samples_per_scene=args.samples_per_scene,
-        seed=args.seed,
-        pairs_per_scene=args.pairs_per_scene,
-    )
-    counts["ppo_prompts"] = write_ppo_prompts(args.data, out / "ppo_prompts.jsonl", skip=args.n_train)
-    print(json.dumps(counts))
-
-
-if __name__ == "__main__":
-    main()

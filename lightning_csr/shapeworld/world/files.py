@@ -14,6 +14,7 @@ from lightning_csr.shapeworld.build.sft_data import image_path
 from lightning_csr.shapeworld.world.tasks import co_occurrence_counts, shape_counts
 
 SPLITS = ("train", "val", "test")
+DEFAULT_DATA_DIR = "data/shapeworld"  # where the commands read and write a prepared ShapeWorld
 
 
 def read_scenes(root: Path, split: str) -> list[Scene]:

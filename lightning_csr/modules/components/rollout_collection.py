@@ -1,0 +1,111 @@
+"""PPO rollout collection: each iteration's responses sampled and scored chunk by chunk, finished chunks stored.
+
+A chunk is sampled with the policy, then scored: log-probs under the policy and the reference, values under the
+value adapter, the reward model's score, and the correctness of short answers. Finished chunks are saved, so a
+killed run resumes without re-sampling them; they are reused only when the same settings, prompts and weights
+made them (else a clear error).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from lightning_csr.backbones.batches import pad_id
+from lightning_csr.data.provenance import backbone_settings, model_files_digest
+from lightning_csr.data.records import tokenizer_fingerprint
+from lightning_csr.generation.rollout_store import RolloutStore, rollout_producer
+from lightning_csr.generation.rollouts import (
+    merge_rollouts,
+    response_token_lists,
+    sample_responses,
+    sequence_inputs,
+    texts,
+)
+from lightning_csr.modules.components.logprobs import response_logprobs, response_values, token_logprobs
+from lightning_csr.modules.components.shared_adapters import REWARD, VALUE
+from lightning_csr.rewards.reward_model import reward_inputs, reward_scores
+from lightning_csr.rewards.shaping import batch_correctness
+
+if TYPE_CHECKING:
+    from lightning_csr.modules.ppo import PPOModule
+
+
+class RolloutCollector:
+    """Collects the rollouts of a `PPOModule` with its models, settings and rollout directory."""
+
+    def __init__(self, module: PPOModule) -> None:
+        self.module = module
+
+    @property
+    def store(self) -> RolloutStore:
+        """Where finished chunks live (`rollout_dir`, default `<trainer.default_root_dir>/rollouts`)."""
+        module = self.module
+        return RolloutStore(module.rollout_dir or str(Path(module.trainer.default_root_dir) / "rollouts"))
+
+    def collect(self, batch: dict[str, list], iteration: int) -> dict[str, Any]:
+        """The rollout of one iteration: finished chunks from disk, missing chunks sampled, scored and saved."""
+        size, store, parts = self.module.ppo.generation_batch_size, self.store, []
+        store.claim(iteration, *self.producer(batch))
+        for chunk, start in enumerate(range(0, len(batch["prompts"]), size)):
+            part = store.load(iteration, chunk)
+            if part is None:
+                part = self.sample_chunk(
+                    batch["prompts"][start : start + size], batch["images"][start : start + size]
+                )
+                store.save(iteration, chunk, part)
+            parts.append(part)
+        return merge_rollouts(parts, pad_id(self.module.backbone))
+
+    def producer(self, batch: dict[str, list]) -> tuple[str, dict[str, Any]]:
+        """Digest of what makes this batch's rollout, with the weights (every adapter, heads) as they are now."""
+        module = self.module
+        settings = {
+            "ppo": module.ppo,
+            "reference": module.reference.mode,
+            "backbone": backbone_settings(module.backbone),
+            "tokenizer": tokenizer_fingerprint(module.backbone.tokenizer),
+            "reward_model": model_files_digest(module.reward_model_dir) or module.reward_model_dir,
+            "reward_prompt": module.reward_prompt,
+            "seed": module.seed,
+        }
+        keys = module.checkpoint_keys()
+        weights = ((n, p) for n, p in module.named_parameters() if n in keys)
+        return rollout_producer(settings, batch["prompts"], batch["images"], weights)
+
+    @torch.no_grad()
+    def sample_chunk(self, prompts: list, images: list) -> dict[str, Any]:
+        """Sample responses for some prompts and score them: log-probs, reference, values, reward."""
+        module, ppo, backbone = self.module, self.module.ppo, self.module.backbone
+        texts_in = [p.prompt for p in prompts]
+        rollout = sample_responses(
+            module.policy, backbone, images, texts_in, ppo.max_new_tokens, ppo.temperature, ppo.top_p, True
+        )
+        step_logits, mask = rollout.pop("step_logits"), rollout["response_mask"]
+        sampled = token_logprobs(step_logits, rollout["response_ids"].to(step_logits.device)).cpu()
+        rollout["sample_logps"] = torch.where(mask.bool(), sampled, torch.zeros_like(sampled))
+        rollout.update(ids=[p.id for p in prompts], prompts=texts_in, texts=texts(backbone, rollout))
+        inputs, response = sequence_inputs(rollout, module.device), rollout["response_ids"]
+        rollout["logps"] = response_logprobs(module.policy, inputs, response)[0].cpu()
+        with module.reference.model(module.policy) as reference:
+            rollout["ref_logps"] = response_logprobs(reference, inputs, response)[0].cpu()
+        with module.adapters.active(VALUE) as model:
+            values = response_values(model, module.value_head, inputs, response.shape[1])
+            rollout["values"] = values.float().cpu()
+        keys = [f"{p.id}:{module.iteration}" for p in prompts]
+        facts = [p.facts for p in prompts]
+        reward_batch = reward_inputs(
+            backbone, images, texts_in, response_token_lists(rollout), facts, keys, module.reward_prompt
+        )
+        with module.adapters.active(REWARD) as model:
+            reward_batch = {k: v.to(module.device) for k, v in reward_batch.items()}
+            scores = reward_scores(model, module.reward_head, backbone, reward_batch)
+            rollout["rm_scores"] = scores.float().cpu()
+        rollout["correctness"] = batch_correctness(
+            rollout["texts"], [p.answer for p in prompts], [p.kind for p in prompts]
+        )
+        for key in ("logps", "ref_logps", "values"):
+            rollout[key] = rollout[key] * mask.float()
+        return rollout
