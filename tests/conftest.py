@@ -67,3 +67,20 @@ def write_prompts(root: Path, n: int = 6) -> Path:
     path = root / "prompts.jsonl"
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+@pytest.fixture(scope="session")
+def rl_prompts(tmp_path_factory) -> Path:
+    """Four PPO prompts with 16x16 images, facts and (for two) gold yes/no answers."""
+    root = tmp_path_factory.mktemp("rl_prompts")
+    (root / "images").mkdir()
+    lines = []
+    for i in range(4):
+        Image.new("RGB", (16, 16), (50 * i, 90, 200 - 40 * i)).save(root / "images" / f"{i}.png")
+        row = {"id": f"r{i}", "image": f"images/{i}.png", "prompt": "Describe the image."}
+        row["facts"] = [f"a square number {i}", "a blue circle"]
+        if i % 2:
+            row.update(prompt="Is there a circle?", answer="yes", kind="yes_no")
+        lines.append(json.dumps(row))
+    (root / "prompts.jsonl").write_text("\n".join(lines) + "\n")
+    return root / "prompts.jsonl"

@@ -7,7 +7,9 @@ import ast
 from collections.abc import Iterator
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.paths import REPO
+
+ROOT = REPO
 PACKAGE = ROOT / "lightning_csr"
 # the CLI layer and the testbed may import anything; everything else is the core
 NOT_CORE = ("lightning_csr/shapeworld/", "lightning_csr/commands/", "lightning_csr/cli.py")

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from lightning_csr.commands.lightning import CSRCli
+from tests.paths import REPO
 
-CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "dpo"
+CONFIGS = REPO / "configs" / "dpo"
 FAMILY_CONFIGS = {
     "llava15_7b_qlora.yaml": ("llava", "llava-hf/llava-1.5-7b-hf"),
     "llava_next_7b_qlora.yaml": ("llava_next", "llava-hf/llava-v1.6-mistral-7b-hf"),

@@ -5,14 +5,14 @@ from __future__ import annotations
 import ast
 import importlib
 import sys
-from pathlib import Path
 
 import pytest
 
 from lightning_csr.cli import COMMANDS, main
 from lightning_csr.commands.lightning import CSRCli
+from tests.paths import REPO
 
-PACKAGE = Path(__file__).resolve().parents[2] / "lightning_csr"
+PACKAGE = REPO / "lightning_csr"
 COMMAND_FOLDERS = (PACKAGE / "commands", PACKAGE / "shapeworld" / "commands")
 
 

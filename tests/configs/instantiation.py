@@ -12,7 +12,9 @@ from typing import Any
 import lightning as L
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.paths import REPO
+
+ROOT = REPO
 CPU = ROOT / "configs" / "trainer" / "cpu.yaml"
 
 

@@ -17,6 +17,7 @@ from lightning_csr.evaluation.model_loading import load_model
 from lightning_csr.shapeworld import WorldConfig, generate_scenes, render_scene
 from lightning_csr.shapeworld.build.sft_data import image_path
 from tests.evaluation.coco_fixture import NO_FILE, write_coco_fixture
+from tests.paths import REPO
 
 FAST = ["--batch-size", "8", "--max-new-tokens", "3", "--answer-tokens", "2"]
 
@@ -150,7 +151,7 @@ def test_run_dir_from_config_and_checkpoint(tiny_llava_dir, tmp_path) -> None:
     from lightning_csr.commands.lightning import load_run
     from tests.evaluation.test_report import write_fake_run
 
-    config = yaml.safe_load((Path(__file__).parents[2] / "configs/dpo/tiny_cpu.yaml").read_text())
+    config = yaml.safe_load((REPO / "configs/dpo/tiny_cpu.yaml").read_text())
     config["model"]["init_args"]["backbone"]["init_args"]["model_id"] = str(tiny_llava_dir)
     run = write_fake_run(tmp_path / "run")
     (run / "config.yaml").write_text(yaml.safe_dump(config))

@@ -10,7 +10,7 @@ from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning_csr.modules.components.reference import Reference
 from lightning_csr.modules.components.shared_adapters import REWARD, VALUE
 from tests.backbones.conftest import make_images
-from tests.rlhf.conftest import ppo_module
+from tests.modules.ppo_helpers import ppo_module
 
 
 @pytest.mark.parametrize("mode", ["adapter_off", "ref_adapter"])

@@ -11,7 +11,7 @@ from lightning_csr.generation.rollout_store import RolloutStore
 from lightning_csr.losses.ppo import kl_penalty
 from lightning_csr.modules.components.reference import Reference
 from tests.backbones.conftest import make_images
-from tests.rlhf.conftest import fit_ppo, ppo_module, snapshot
+from tests.modules.ppo_helpers import fit_ppo, ppo_module, snapshot
 
 
 def test_kl_is_zero_when_policy_equals_reference(tiny_llava_dir, rl_prompts, tmp_path):

@@ -11,7 +11,7 @@ from lightning_csr.data.provenance import STAMP_FILE, ProducerMismatchError
 from lightning_csr.data.rlhf import read_rl_prompts
 from lightning_csr.generation.rollout_store import RolloutStore
 from tests.backbones.conftest import make_images
-from tests.rlhf.conftest import ppo_module
+from tests.modules.ppo_helpers import ppo_module
 
 
 def counted_module(model_dir, rollout_dir, calls: list, **kwargs):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -11,6 +10,7 @@ from PIL import Image
 
 from lightning_csr.cli import main
 from lightning_csr.commands.lightning import load_run
+from tests.paths import REPO
 
 
 def test_unknown_backbone_lists_known():
@@ -23,7 +23,7 @@ def test_unknown_backbone_lists_known():
 def test_fit_then_export_round_trip(tiny_llava_dir, pairs_dir, tmp_path):
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
-    config = Path(__file__).resolve().parents[2] / "configs/dpo/tiny_cpu.yaml"
+    config = REPO / "configs/dpo/tiny_cpu.yaml"
     run = tmp_path / "run"
     main(
         [
@@ -112,7 +112,7 @@ def test_manual_optimisation_checkpoint_advice_is_silenced_and_other_warnings_ar
 def test_command_line_run_reads_sys_argv_without_lightning_cli_args_warning(monkeypatch, capsys) -> None:
     import warnings
 
-    config = Path(__file__).parents[2] / "configs" / "csr" / "shapeworld.yaml"
+    config = REPO / "configs" / "csr" / "shapeworld.yaml"
     monkeypatch.setattr(sys, "argv", ["lightning-csr", "fit", "--config", str(config), "--print_config"])
     with warnings.catch_warnings(record=True) as caught, pytest.raises(SystemExit):
         warnings.simplefilter("always")

@@ -7,7 +7,7 @@ import pytest
 
 from lightning_csr.modules.components.schedules import WarmupCosine
 from lightning_csr.modules.povid import POVIDModule
-from tests.tpo.helpers import adamw, backbone, datamodule
+from tests.modules.helpers import adamw, backbone, datamodule
 
 PEAK = 1e-2  # helpers.adamw
 

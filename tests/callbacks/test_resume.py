@@ -17,10 +17,11 @@ import pytest
 import torch
 import yaml
 
+from tests.callbacks.kill_points import read_log
 from tests.conftest import write_prompts
-from tests.csr.kill_points import read_log
+from tests.paths import REPO
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = REPO
 ITERATIONS = 3
 pytestmark = pytest.mark.slow
 
@@ -50,7 +51,7 @@ def write_config(tmp_path: Path, run: str, point: str, llava: Path, clip: Path) 
                 },
                 {"class_path": "lightning_csr.callbacks.ReferenceSyncCallback"},
                 {
-                    "class_path": "tests.csr.kill_points.KillSwitch",
+                    "class_path": "tests.callbacks.kill_points.KillSwitch",
                     "init_args": {"point": point, "log_file": str(tmp_path / f"{run}.log")},
                 },
                 {

@@ -1,36 +1,16 @@
-"""Fixtures for Fact-RLHF tests: PPO prompt files with facts, a tiny PPO module and a short fit."""
+"""Fact-RLHF test helpers: a tiny PPO module and a short fit (the prompt fixture `rl_prompts` is in conftest)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import lightning as L
-import pytest
 import torch
-from PIL import Image
 
 from lightning_csr.backbones import LlavaBackbone, LoraSettings
 from lightning_csr.data.rlhf import RLPromptDataModule
 from lightning_csr.modules.components.ppo_settings import PPOSettings
 from lightning_csr.modules.ppo import PPOModule
-
-
-@pytest.fixture(scope="session")
-def rl_prompts(tmp_path_factory) -> Path:
-    """Four PPO prompts with 16x16 images, facts and (for two) gold yes/no answers."""
-    root = tmp_path_factory.mktemp("rl_prompts")
-    (root / "images").mkdir()
-    lines = []
-    for i in range(4):
-        Image.new("RGB", (16, 16), (50 * i, 90, 200 - 40 * i)).save(root / "images" / f"{i}.png")
-        row = {"id": f"r{i}", "image": f"images/{i}.png", "prompt": "Describe the image."}
-        row["facts"] = [f"a square number {i}", "a blue circle"]
-        if i % 2:
-            row.update(prompt="Is there a circle?", answer="yes", kind="yes_no")
-        lines.append(json.dumps(row))
-    (root / "prompts.jsonl").write_text("\n".join(lines) + "\n")
-    return root / "prompts.jsonl"
 
 
 def ppo_module(model_dir: Path, rollout_dir: Path, **kwargs) -> PPOModule:

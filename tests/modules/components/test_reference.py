@@ -6,7 +6,7 @@ import torch
 
 from lightning_csr.backbones import LlavaBackbone
 from lightning_csr.modules import PreferenceModule
-from tests.tpo.helpers import adamw, first_batch, fit
+from tests.modules.helpers import adamw, first_batch, fit
 
 
 def full_finetune(tiny_llava_dir) -> PreferenceModule:

@@ -7,7 +7,7 @@ import torch
 
 from lightning_csr.modules import PreferenceModule
 from lightning_csr.modules.povid import POVIDModule
-from tests.tpo.helpers import (
+from tests.modules.helpers import (
     adamw,
     assert_all_changed,
     backbone,

@@ -17,8 +17,9 @@ from lightning_csr.shapeworld import Scene, WorldConfig, processor_spec, render_
 from lightning_csr.shapeworld.build.sft_data import image_path, sft_records
 from lightning_csr.shapeworld.models.clip import CLIPSize
 from lightning_csr.shapeworld.models.vlm import VLMSize, base_vlm_config
+from tests.paths import REPO
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = REPO
 TINY = VLMSize(text_hidden=64, text_intermediate=128, text_layers=1, text_heads=2)
 TINY_VISION = CLIPSize(
     patch_size=8, vision_hidden=32, vision_intermediate=64, vision_layers=1, heads=2, projection_dim=32

@@ -11,7 +11,7 @@ import torch
 from lightning_csr.losses.masked import masked_sum
 from lightning_csr.modules import PreferenceModule
 from lightning_csr.modules.tpo import TPOModule, row_weights
-from tests.tpo.helpers import (
+from tests.modules.helpers import (
     adamw,
     assert_all_changed,
     backbone,

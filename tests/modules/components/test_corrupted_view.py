@@ -6,7 +6,7 @@ import torch
 
 from lightning_csr.modules.components.image_corruption import CorruptionSettings, ImageCorruptor
 from lightning_csr.modules.tpo import TPOModule
-from tests.tpo.helpers import backbone, first_batch
+from tests.modules.helpers import backbone, first_batch
 
 
 def pixels01(pixel_values, image_processor):

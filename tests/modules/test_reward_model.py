@@ -130,7 +130,7 @@ def test_reward_module_trains_and_exports(tiny_llava_dir, pairs_dir, tmp_path):
 
 def test_exported_reward_model_scores_the_same_inside_ppo(tiny_llava_dir, tmp_path):
     from lightning_csr.modules.components.shared_adapters import REWARD
-    from tests.rlhf.conftest import ppo_module
+    from tests.modules.ppo_helpers import ppo_module
 
     torch.manual_seed(0)
     module = RewardModelModule(LlavaBackbone(model_id=str(tiny_llava_dir), lora=LoraSettings(r=4, alpha=8)))

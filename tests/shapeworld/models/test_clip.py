@@ -22,8 +22,9 @@ from lightning_csr.shapeworld.models.clip import (
     save_clip,
     train_clip,
 )
+from tests.paths import REPO
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = REPO
 TINY = tiny_settings().clip_model
 
 

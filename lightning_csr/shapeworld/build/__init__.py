@@ -1,0 +1,1 @@
+"""shapeworld/build."""
