@@ -78,6 +78,8 @@ class TrainTimer(L.Callback):
 
 
 def run_ours(model_dir: str, data_dir: Path, steps: int, batch_size: int, cache: bool) -> float:
+    from tests.trainer import quiet_trainer  # the repository's tests/ is on the path (see `main`)
+
     L.seed_everything(0, verbose=False)
     backbone = LlavaBackbone(model_id=model_dir, lora=LoraSettings(r=8, alpha=16))
     module = PreferenceModule(
@@ -85,25 +87,9 @@ def run_ours(model_dir: str, data_dir: Path, steps: int, batch_size: int, cache:
     )
     data = PreferenceDataModule(data_dir=str(data_dir), batch_size=batch_size)
     timer = TrainTimer()
-    trainer = L.Trainer(
-        accelerator="cpu",
-        max_steps=steps,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        callbacks=[timer],
-    )
+    trainer = quiet_trainer(max_steps=steps, callbacks=[timer])
     if cache:  # the cache is built once per dataset version; time the training that uses it
-        warm = L.Trainer(
-            accelerator="cpu",
-            max_steps=1,
-            logger=False,
-            enable_checkpointing=False,
-            enable_progress_bar=False,
-            enable_model_summary=False,
-        )
-        warm.fit(
+        quiet_trainer(max_steps=1).fit(
             PreferenceModule(
                 LlavaBackbone(model_id=model_dir, lora=LoraSettings(r=8, alpha=16)), cache_reference=True
             ),

@@ -13,6 +13,7 @@ from PIL import Image
 from lightning_csr.backbones.base import Backbone
 from lightning_csr.data.datamodule import PreferenceDataModule
 from lightning_csr.modules.preference import PreferenceModule
+from tests.trainer import quiet_trainer
 
 PAIRS = [
     ("What is it?", "a red square", "a blue circle"),
@@ -64,15 +65,7 @@ def changed_parameters(
 
 def fit(module: PreferenceModule, data_dir: Path, max_steps: int = 3, batch_size: int = 2) -> L.Trainer:
     """A short DPO fit on the CPU."""
-    trainer = L.Trainer(
-        accelerator="cpu",
-        max_steps=max_steps,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
-    )
+    trainer = quiet_trainer(max_steps=max_steps)
     trainer.fit(module, PreferenceDataModule(data_dir=str(data_dir), batch_size=batch_size, shuffle=False))
     return trainer
 

@@ -16,6 +16,7 @@ from lightning_csr.evaluation.report import read_run_history
 from lightning_csr.modules import PreferenceModule
 from lightning_csr.shapeworld.evaluation.benchmark import register_shapeworld_benchmark
 from tests.evaluation.test_runner import write_tiny_shapeworld
+from tests.trainer import quiet_trainer
 
 
 def test_callback_evaluates_logs_and_feeds_the_report(tiny_llava_dir, pairs_dir, tmp_path) -> None:
@@ -30,16 +31,8 @@ def test_callback_evaluates_logs_and_feeds_the_report(tiny_llava_dir, pairs_dir,
         optimizer=lambda params: torch.optim.AdamW(params, lr=1e-2),
     )
     L.seed_everything(0)
-    trainer = L.Trainer(
-        accelerator="cpu",
-        max_epochs=2,
-        limit_train_batches=1,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        default_root_dir=str(tmp_path / "run"),
-        callbacks=[callback],
+    trainer = quiet_trainer(
+        max_epochs=2, limit_train_batches=1, default_root_dir=str(tmp_path / "run"), callbacks=[callback]
     )
     trainer.fit(module, PreferenceDataModule(data_dir=str(pairs_dir), batch_size=4))
     run = tmp_path / "run"

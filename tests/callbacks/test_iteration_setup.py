@@ -15,6 +15,7 @@ from lightning_csr.modules.components.schedules import WarmupCosine
 from lightning_csr.modules.csr import CSRModule
 from lightning_csr.rewards.calibrated import RewardConfig
 from tests.conftest import write_prompts
+from tests.trainer import quiet_trainer
 
 SEARCH = SearchConfig(num_candidates=3, max_sentence_tokens=6, max_sentences=2, max_new_tokens=12, seed=3)
 
@@ -42,17 +43,8 @@ def csr_module(tiny_llava_dir, tiny_clip_dir, reference="ref_adapter") -> CSRMod
 
 
 def trainer(tmp_path, callbacks, **kwargs) -> L.Trainer:
-    options = dict(
-        accelerator="cpu",
-        max_epochs=2,
-        logger=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        enable_checkpointing=False,
-        reload_dataloaders_every_n_epochs=1,
-        default_root_dir=str(tmp_path / "run"),
-    )
-    return L.Trainer(**(options | kwargs), callbacks=callbacks)
+    options = dict(max_epochs=2, reload_dataloaders_every_n_epochs=1, default_root_dir=str(tmp_path / "run"))
+    return quiet_trainer(**(options | kwargs), callbacks=callbacks)
 
 
 def test_each_iteration_schedule_spans_the_pairs_it_kept(

@@ -16,6 +16,7 @@ from lightning_csr.generation.config import SearchConfig
 from lightning_csr.modules.csr import CSRModule
 from lightning_csr.rewards.calibrated import RewardConfig
 from tests.conftest import write_prompts
+from tests.trainer import quiet_trainer
 
 SEARCH = SearchConfig(num_candidates=3, max_sentence_tokens=6, max_sentences=2, max_new_tokens=12, seed=3)
 
@@ -45,12 +46,8 @@ def make(tmp_path, tiny_llava_dir, tiny_clip_dir, run="run", max_epochs=2, extra
         optimizer=lambda p: torch.optim.AdamW(p, lr=5e-3),
     )
     callbacks = [PreferenceRegenerationCallback(str(prompts), batch_size=2), ReferenceSyncCallback(), *extra]
-    trainer = L.Trainer(
-        accelerator="cpu",
+    trainer = quiet_trainer(
         max_epochs=max_epochs,
-        logger=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
         reload_dataloaders_every_n_epochs=1,
         default_root_dir=str(tmp_path / run),
         callbacks=callbacks,

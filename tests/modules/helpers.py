@@ -7,6 +7,7 @@ import torch
 
 from lightning_csr.backbones import LlavaBackbone, LoraSettings, QuantizationSettings
 from lightning_csr.data import PreferenceDataModule
+from tests.trainer import quiet_trainer
 
 
 def adamw(params):
@@ -30,16 +31,7 @@ def first_batch(module, pairs_dir, batch_size: int = 4) -> dict:
 
 def fit(module, pairs_dir, max_steps: int = -1, max_epochs: int = 1) -> L.Trainer:
     L.seed_everything(0)
-    trainer = L.Trainer(
-        accelerator="cpu",
-        max_steps=max_steps,
-        max_epochs=max_epochs,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
-    )
+    trainer = quiet_trainer(max_steps=max_steps, max_epochs=max_epochs)
     trainer.fit(module, datamodule(pairs_dir))
     return trainer
 

@@ -11,6 +11,7 @@ from lightning_csr.backbones import LlavaBackbone, LoraSettings
 from lightning_csr.data.rlhf import RLPromptDataModule
 from lightning_csr.modules.components.ppo_settings import PPOSettings
 from lightning_csr.modules.ppo import PPOModule
+from tests.trainer import quiet_trainer
 
 
 def ppo_module(model_dir: Path, rollout_dir: Path, **kwargs) -> PPOModule:
@@ -35,14 +36,10 @@ def fit_ppo(
 ) -> L.Trainer:
     """Run `iterations` PPO iterations (one 4-prompt batch per epoch) with a checkpoint after every one."""
     torch.manual_seed(0)
-    trainer = L.Trainer(
-        accelerator="cpu",
+    trainer = quiet_trainer(
         max_epochs=iterations,
-        logger=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
         default_root_dir=str(root),
+        enable_checkpointing=True,
         callbacks=[
             L.pytorch.callbacks.ModelCheckpoint(
                 dirpath=str(root / "checkpoints"), save_last=True, save_top_k=0, every_n_train_steps=1

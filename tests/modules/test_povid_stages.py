@@ -8,6 +8,7 @@ import pytest
 from lightning_csr.modules.components.schedules import WarmupCosine
 from lightning_csr.modules.povid import POVIDModule
 from tests.modules.helpers import adamw, backbone, datamodule
+from tests.trainer import quiet_trainer
 
 PEAK = 1e-2  # helpers.adamw
 
@@ -30,15 +31,7 @@ def stage_rates(tiny_llava_dir, pairs_dir, stage_schedules: bool) -> list[tuple[
     )
     rates = LearningRates()
     L.seed_everything(0)
-    trainer = L.Trainer(
-        accelerator="cpu",
-        max_epochs=3,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        callbacks=[rates],
-    )
+    trainer = quiet_trainer(max_epochs=3, callbacks=[rates])
     trainer.fit(module, datamodule(pairs_dir, batch_size=2))  # 8 pairs: 4 steps per epoch
     return rates.rates
 

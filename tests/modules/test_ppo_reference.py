@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import lightning as L
 import pytest
 import torch
 from lightning.fabric.utilities.exceptions import MisconfigurationException
@@ -11,6 +10,7 @@ from lightning_csr.modules.components.reference import Reference
 from lightning_csr.modules.components.shared_adapters import REWARD, VALUE
 from tests.backbones.conftest import make_images
 from tests.modules.ppo_helpers import ppo_module
+from tests.trainer import quiet_trainer
 
 
 @pytest.mark.parametrize("mode", ["adapter_off", "ref_adapter"])
@@ -43,9 +43,7 @@ def test_ppo_reference_is_the_initial_policy_and_leaves_adapters_trainable(tiny_
 
 def test_ppo_refuses_validate_and_test(tiny_llava_dir, tmp_path):
     module = ppo_module(tiny_llava_dir, tmp_path / "rollouts")
-    trainer = L.Trainer(
-        accelerator="cpu", logger=False, enable_progress_bar=False, enable_model_summary=False
-    )
+    trainer = quiet_trainer()
     loader = torch.utils.data.DataLoader([{"prompts": [], "images": []}], batch_size=None)
     with pytest.raises(MisconfigurationException, match="validation_step"):
         trainer.validate(module, dataloaders=loader)

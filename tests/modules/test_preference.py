@@ -9,6 +9,7 @@ import torch
 from lightning_csr.backbones import LlavaBackbone, LoraSettings
 from lightning_csr.data import PreferenceDataModule
 from lightning_csr.modules import PreferenceModule
+from tests.trainer import quiet_trainer
 
 
 def adamw(params):
@@ -24,15 +25,7 @@ def make(tiny_llava_dir, pairs_dir, lora=True, **kwargs):
 
 def fit(module, data, steps=3, callbacks=()):
     L.seed_everything(0)
-    trainer = L.Trainer(
-        accelerator="cpu",
-        max_steps=steps,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        callbacks=list(callbacks),
-    )
+    trainer = quiet_trainer(max_steps=steps, callbacks=list(callbacks))
     trainer.fit(module, data)
     return trainer
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 
-import lightning as L
 import pytest
 import torch
 
@@ -20,6 +19,7 @@ from lightning_csr.rewards.reward_model import (
     reward_scores,
 )
 from tests.backbones.conftest import make_images
+from tests.trainer import quiet_trainer
 
 FACTS = [f"fact number {i} about the image" for i in range(6)]
 
@@ -110,14 +110,7 @@ def test_reward_module_trains_and_exports(tiny_llava_dir, pairs_dir, tmp_path):
         backbone, export_dir=str(tmp_path / "rm"), optimizer=lambda p: torch.optim.AdamW(p, lr=1e-2)
     )
     data = RewardPairDataModule(train_file=str(pairs_dir / "pairs.jsonl"), batch_size=4)
-    trainer = L.Trainer(
-        accelerator="cpu",
-        max_steps=2,
-        logger=False,
-        enable_progress_bar=False,
-        enable_checkpointing=False,
-        enable_model_summary=False,
-    )
+    trainer = quiet_trainer(max_steps=2)
     module.configure_model()
     head_before = module.head.weight.detach().clone()
     trainer.fit(module, datamodule=data)

@@ -19,6 +19,7 @@ from lightning_csr.modules import (
     TPOModule,
 )
 from lightning_csr.rewards.calibrated import RewardConfig
+from tests.trainer import quiet_trainer
 
 MODULES = {
     "dpo": lambda backbone: PreferenceModule(backbone),
@@ -53,9 +54,7 @@ def test_test_logs_what_validate_logs(name, tiny_llava_dir, pairs_dir):
     torch.manual_seed(0)
     module = MODULES[name](LlavaBackbone(model_id=str(tiny_llava_dir), lora=LoraSettings(r=4, alpha=8)))
     data = datamodule(name, pairs_dir)
-    trainer = L.Trainer(
-        accelerator="cpu", logger=False, enable_progress_bar=False, enable_model_summary=False
-    )
+    trainer = quiet_trainer()
     validated = trainer.validate(module, datamodule=data)[0]
     tested = trainer.test(module, dataloaders=data.val_dataloader())[0]
     assert "val/loss" in validated and len(validated) >= (1 if name == "sft" else 5)

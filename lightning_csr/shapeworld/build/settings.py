@@ -6,9 +6,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from lightning_csr.shapeworld.models.clip import CLIPSettings, CLIPSize
-from lightning_csr.shapeworld.world.tasks import PRIOR_TEMPLATE
 from lightning_csr.shapeworld.models.vision_pretrain import VisionPretrainSettings
 from lightning_csr.shapeworld.models.vlm import SFTSettings, VLMSize
+from lightning_csr.shapeworld.world.tasks import PRIOR_TEMPLATE
 
 
 @dataclass

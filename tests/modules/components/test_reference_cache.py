@@ -12,6 +12,7 @@ from lightning_csr.backbones import LlavaBackbone, LoraSettings
 from lightning_csr.data import PreferenceDataModule
 from lightning_csr.modules import PreferenceModule
 from lightning_csr.modules.components.reference_cache import ReferenceLogpCache, cache_settings
+from tests.trainer import quiet_trainer
 
 LORA = LoraSettings(r=4, alpha=8)
 
@@ -80,14 +81,7 @@ def test_changed_config_recomputes_the_cache(
         module = PreferenceModule(backbone, cache_reference=True)
         data = PreferenceDataModule(data_dir=str(pairs_dir), batch_size=4, shuffle=False, **kwargs)
         L.seed_everything(0)
-        trainer = L.Trainer(
-            accelerator="cpu",
-            max_steps=1,
-            logger=False,
-            enable_checkpointing=False,
-            enable_progress_bar=False,
-            enable_model_summary=False,
-        )
+        trainer = quiet_trainer(max_steps=1)
         trainer.fit(module, data)
 
     fit()

@@ -18,6 +18,7 @@ from lightning_csr.shapeworld.build.sft_data import image_path, sft_records
 from lightning_csr.shapeworld.models.clip import CLIPSize
 from lightning_csr.shapeworld.models.vlm import VLMSize, base_vlm_config
 from tests.paths import REPO
+from tests.trainer import quiet_trainer
 
 ROOT = REPO
 TINY = VLMSize(text_hidden=64, text_intermediate=128, text_layers=1, text_heads=2)
@@ -86,14 +87,7 @@ def test_sft_loss_decreases_and_only_completion_counts(processor_dir: Path, sft_
 
     before = loss()
     dataset.records = dataset.records[:4]  # one batch, the same every step
-    trainer = L.Trainer(
-        max_steps=12,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        accelerator="cpu",
-    )
+    trainer = quiet_trainer(max_steps=12)
     trainer.fit(module, datamodule=data)
     assert "train/loss" in trainer.callback_metrics
     assert loss() < before * 0.7
