@@ -22,10 +22,10 @@ import torch
 from PIL import Image
 
 from lightning_csr.backbones import backbone_class
-from lightning_csr.generation import SearchConfig, sentence_search
+from lightning_csr.generation import SearchSettings, sentence_search
 from lightning_csr.generation.search import vocab_size
 from lightning_csr.generation.tokens import build_token_sets
-from lightning_csr.rewards.calibrated import RewardConfig
+from lightning_csr.rewards.calibrated import RewardSettings
 from lightning_csr.rewards.self_reward import sentence_logprob
 
 DEFAULT_MODEL = Path("/work/main/data/shapeworld/base_model")
@@ -52,7 +52,7 @@ def load(model_dir: str | None, family: str, image_size: int, patch_size: int, t
     return backbone.load_model().eval(), backbone, model_dir
 
 
-def naive_search(model, backbone, images, prompts, config: SearchConfig, sets) -> int:
+def naive_search(model, backbone, images, prompts, config: SearchSettings, sets) -> int:
     """One prompt at a time; every node re-encodes image + prompt + prefix through `generate`. Returns tokens."""
     stop_ids = (sets.stop | sets.end_of_turn).nonzero().flatten().tolist()
     end_ids = set(sets.end_of_turn.nonzero().flatten().tolist())
@@ -150,7 +150,7 @@ def main() -> None:
     colours = ["red", "blue", "green", "yellow", "purple", "orange", "white", "gray"]
     images = [Image.new("RGB", (64, 64), colours[i % len(colours)]) for i in range(args.prompts)]
     prompts = [QUESTIONS[i % len(QUESTIONS)] for i in range(args.prompts)]
-    config = SearchConfig.code(
+    config = SearchSettings.code(
         strategy="sample",
         num_candidates=args.candidates,
         max_sentences=args.max_sentences,
@@ -158,7 +158,7 @@ def main() -> None:
         max_new_tokens=args.max_new_tokens,
     )
     sets = build_token_sets(backbone, vocab_size(model), config.stop_strings, model)
-    reward = RewardConfig.code()
+    reward = RewardSettings.code()
     sentence_search(
         model, backbone, images[:1], prompts[:1], config, reward=reward, token_sets=sets
     )  # warm-up

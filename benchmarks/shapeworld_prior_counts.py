@@ -9,7 +9,7 @@ import argparse
 import json
 from pathlib import Path
 
-from lightning_csr.shapeworld import WorldConfig
+from lightning_csr.shapeworld import WorldSettings
 
 
 def main() -> None:
@@ -17,7 +17,7 @@ def main() -> None:
     parser.add_argument("--data", default="data/shapeworld")
     args = parser.parse_args()
     root = Path(args.data)
-    partners_of = WorldConfig.load(root / "world.json").co_occurrence
+    partners_of = WorldSettings.load(root / "world.json").co_occurrence
     rows = [json.loads(line) for line in (root / "metrics" / "base_outputs.jsonl").open()]
     missing = named = other = 0
     for row in rows:

@@ -17,13 +17,14 @@ class LatestCheckpoint(ModelCheckpoint):
 
     Args:
         dirpath: the checkpoint directory (default: `<default_root_dir>/checkpoints`).
-        kwargs: other `ModelCheckpoint` arguments (`save_top_k` defaults to 0: only `last.ckpt`).
+        save_top_k: how many best checkpoints to keep beside `last.ckpt` (0: only `last.ckpt`). Declared here, not
+            left to `kwargs`, because LightningCLI fills `kwargs` with `ModelCheckpoint`'s own default (1).
+        kwargs: other `ModelCheckpoint` arguments.
     """
 
-    def __init__(self, dirpath: str | None = None, **kwargs: Any) -> None:
-        kwargs.setdefault("save_top_k", 0)
+    def __init__(self, dirpath: str | None = None, save_top_k: int = 0, **kwargs: Any) -> None:
         kwargs.update(save_last=True, enable_version_counter=False)
-        super().__init__(dirpath=dirpath, **kwargs)
+        super().__init__(dirpath=dirpath, save_top_k=save_top_k, **kwargs)
         self._latest_saved_at: tuple[int, int] | None = None
 
     def save_latest(self, trainer: L.Trainer) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from lightning_csr.commands.user_errors import user_errors
-from lightning_csr.evaluation.benchmarks import BENCHMARKS, BenchmarkOptions
+from lightning_csr.evaluation.benchmarks import BenchmarkOptions, benchmarks
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -19,7 +19,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--adapter", help="PEFT adapter directory applied on top of --model")
     parser.add_argument("--checkpoint", help="run dir only: evaluate this checkpoint instead of the last one")
-    parser.add_argument("--benchmark", required=True, choices=tuple(BENCHMARKS))
+    parser.add_argument("--benchmark", required=True, choices=tuple(benchmarks()))
     parser.add_argument(
         "--out", help="output directory (default: <run>/eval/<benchmark> or eval/<name>_<benchmark>)"
     )
@@ -41,7 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--num-scenes", type=int, help="ShapeWorld scenes (default 200)")
     run.add_argument("--num-images", type=int, help="COCO images / MMHal items (default: the benchmark's)")
     run.add_argument("--batch-size", type=int, default=16)
-    budgets = ", ".join(f"{name} {b.max_new_tokens}" for name, b in BENCHMARKS.items())
+    budgets = ", ".join(f"{name} {b.max_new_tokens}" for name, b in benchmarks().items())
     run.add_argument("--max-new-tokens", type=int, help=f"default: {budgets}")
     run.add_argument("--answer-tokens", type=int, default=16, help="ShapeWorld: budget of the short answers")
     run.add_argument("--seed", type=int, default=0)
@@ -52,7 +52,7 @@ def options_from_args(args: argparse.Namespace) -> BenchmarkOptions:
     """BenchmarkOptions from the parsed command line."""
     names = {f.name for f in fields(BenchmarkOptions)}
     values = {k: v for k, v in vars(args).items() if k in names}
-    count_flag = BENCHMARKS[args.benchmark].num_items_flag
+    count_flag = benchmarks()[args.benchmark].num_items_flag
     values["num_items"] = getattr(args, count_flag.lstrip("-").replace("-", "_"))
     return BenchmarkOptions(**values)
 
@@ -84,9 +84,7 @@ def main(argv: Sequence[str]) -> None:
     """Evaluate a model (HF dir, base + adapter, or CSR run dir) on chair, pope, mmhal or shapeworld."""
     from lightning_csr.evaluation.model_files import ModelDirError
     from lightning_csr.evaluation.runner import evaluate
-    from lightning_csr.shapeworld.evaluation.benchmark import register_shapeworld_benchmark
 
-    register_shapeworld_benchmark()
     args = _parser().parse_args(argv)
     with user_errors("evaluate", ModelDirError, FileNotFoundError, ValueError):
         options = options_from_args(args)  # validated before the (slow) model load

@@ -55,8 +55,8 @@ def _merged_model(module: PolicyModule, adapter_dir: Path | None) -> torch.nn.Mo
 
 def main(argv: Sequence[str]) -> None:
     """Write a run's policy as a PEFT adapter and a merged HF model directory."""
-    from lightning_csr.commands.lightning import load_run
     from lightning_csr.evaluation.model_loading import find_checkpoint, find_run_config
+    from lightning_csr.run_config import load_run
 
     parser = argparse.ArgumentParser(
         prog="lightning-csr export",

@@ -25,6 +25,7 @@ class PreferenceDataModule(L.LightningDataModule):
         train_file: a preference file (.jsonl ours/TRL, .json LLaVA-style).
         data_dir: a directory holding `pairs.jsonl` (versioned iteration directories use this).
         val_file: optional validation pairs.
+        test_file: optional test pairs (`lightning-csr test`).
         image_root: directory image paths are relative to (default: the pairs file's directory).
         batch_size: pairs per batch (each pair is two sequences).
         max_length: longest allowed sequence in tokens, image tokens included; never truncated.
@@ -37,6 +38,7 @@ class PreferenceDataModule(L.LightningDataModule):
         train_file: str | None = None,
         data_dir: str | None = None,
         val_file: str | None = None,
+        test_file: str | None = None,
         image_root: str | None = None,
         batch_size: int = 4,
         num_workers: int = 0,
@@ -49,7 +51,7 @@ class PreferenceDataModule(L.LightningDataModule):
         if on_too_long not in ("drop", "error"):
             raise ValueError(f"on_too_long: expected 'drop' or 'error', got {on_too_long!r}")
         self.train_file = train_file
-        self.val_file = val_file
+        self.val_file, self.test_file = val_file, test_file
         self.image_root = image_root
         self.batch_size = batch_size
         self.num_workers = num_workers
@@ -78,7 +80,8 @@ class PreferenceDataModule(L.LightningDataModule):
 
     def _require(self, path: str | None, name: str) -> str:
         if path is None:
-            raise ValueError(f"PreferenceDataModule: `{name}` is not set (give train_file or data_dir)")
+            hint = "give train_file or data_dir" if name == "train_file" else f"give data.{name}"
+            raise ValueError(f"PreferenceDataModule: `{name}` is not set ({hint})")
         return path
 
     # ----------------------------------------------------------- datasets
@@ -140,6 +143,9 @@ class PreferenceDataModule(L.LightningDataModule):
         if self.val_file is None:
             return []
         return self._loader(self.dataset(self.val_file), False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader(self.dataset(self._require(self.test_file, "test_file")), False)
 
     def reference_dataloader(self) -> DataLoader:
         """The training pairs in file order, for precomputing reference log-probs."""

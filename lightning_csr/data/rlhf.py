@@ -127,6 +127,7 @@ class RLPromptDataModule(L.LightningDataModule):
 
     Args:
         train_file: PPO prompt JSONL (`{id, image, prompt, facts?, answer?, kind?}`).
+        val_file, test_file: optional held-out prompts in the same format (scored, never trained on).
         image_root: directory image paths are relative to (default: the file's directory).
         rollout_batch_size: prompts per iteration.
         limit: use only the first `limit` prompts.
@@ -136,6 +137,8 @@ class RLPromptDataModule(L.LightningDataModule):
     def __init__(
         self,
         train_file: str,
+        val_file: str | None = None,
+        test_file: str | None = None,
         image_root: str | None = None,
         rollout_batch_size: int = 16,
         limit: int | None = None,
@@ -143,7 +146,8 @@ class RLPromptDataModule(L.LightningDataModule):
         num_workers: int = 0,
     ) -> None:
         super().__init__()
-        self.train_file, self.image_root = train_file, image_root
+        self.train_file, self.val_file, self.test_file = train_file, val_file, test_file
+        self.image_root = image_root
         self.rollout_batch_size, self.limit, self.seed, self.num_workers = (
             rollout_batch_size,
             limit,
@@ -154,15 +158,33 @@ class RLPromptDataModule(L.LightningDataModule):
     def connect(self, backbone: Backbone) -> None:
         """Prompts need no processor; kept for the module's `setup` protocol."""
 
+    def dataset(self, path: str, limit: int | None = None) -> RLPromptDataset:
+        return RLPromptDataset(read_rl_prompts(path, limit), self.image_root or str(Path(path).parent))
+
     def train_dataloader(self) -> DataLoader:
-        prompts = read_rl_prompts(self.train_file, self.limit)
-        root = self.image_root or str(Path(self.train_file).parent)
+        dataset = self.dataset(self.train_file, self.limit)
         epoch = serving_epoch(self.trainer)
         return DataLoader(
-            RLPromptDataset(prompts, root),
+            dataset,
             batch_size=self.rollout_batch_size,
-            sampler=EpochShuffle(len(prompts), self.seed, epoch),
+            sampler=EpochShuffle(len(dataset), self.seed, epoch),
             drop_last=True,
+            num_workers=self.num_workers,
+            collate_fn=collate_prompts,
+        )
+
+    def val_dataloader(self) -> DataLoader | list:
+        return [] if self.val_file is None else self._held_out(self.val_file)
+
+    def test_dataloader(self) -> DataLoader:
+        if self.test_file is None:
+            raise ValueError("RLPromptDataModule: set data.test_file to test (held-out prompts, same format)")
+        return self._held_out(self.test_file)
+
+    def _held_out(self, path: str) -> DataLoader:
+        return DataLoader(
+            self.dataset(path),
+            batch_size=self.rollout_batch_size,
             num_workers=self.num_workers,
             collate_fn=collate_prompts,
         )

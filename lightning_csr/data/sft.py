@@ -98,11 +98,12 @@ class SFTCollator:
 
 
 class SFTDataModule(L.LightningDataModule):
-    """Reads SFT records from `train_file` (and `val_file`); images are relative to `image_root`.
+    """Reads SFT records from `train_file` (and `val_file`, `test_file`); images are relative to `image_root`.
 
     Args:
         train_file: SFT JSONL with {id, image, prompt, response}.
         val_file: optional validation file in the same format.
+        test_file: optional test file in the same format (`lightning-csr test`).
         image_root: directory image paths are relative to (default: the train file's parent's parent,
             i.e. `<data>/` for `<data>/sft/train.jsonl`).
         batch_size: samples per batch.
@@ -115,6 +116,7 @@ class SFTDataModule(L.LightningDataModule):
         self,
         train_file: str,
         val_file: str | None = None,
+        test_file: str | None = None,
         image_root: str | None = None,
         batch_size: int = 32,
         num_workers: int = 0,
@@ -126,7 +128,7 @@ class SFTDataModule(L.LightningDataModule):
         if batch_size < 1:
             raise ValueError(f"batch_size: must be >= 1, got {batch_size}")
         self.train_file = train_file
-        self.val_file = val_file
+        self.val_file, self.test_file = val_file, test_file
         self.image_root = Path(image_root) if image_root else Path(train_file).parent.parent
         self.batch_size = batch_size
         self.num_workers = num_workers
@@ -172,3 +174,8 @@ class SFTDataModule(L.LightningDataModule):
 
     def val_dataloader(self) -> DataLoader | list:
         return [] if self.val_file is None else self._loader(self.val_file, False)
+
+    def test_dataloader(self) -> DataLoader:
+        if self.test_file is None:
+            raise ValueError("SFTDataModule: set data.test_file to test (same format as train_file)")
+        return self._loader(self.test_file, False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,9 @@ class Benchmark:
     num_items_flag: str = "--num-images"
 
 
-# the core's benchmarks; a testbed adds its own with `register_benchmark` (the `lightning-csr` CLI does)
+ENTRY_POINT_GROUP = "lightning_csr.benchmarks"  # installed packages add benchmarks here (ShapeWorld's is one)
+
+# the core's benchmarks; `benchmarks()` adds the installed ones, `register_benchmark` any other
 BENCHMARKS: dict[str, Benchmark] = {
     "chair": Benchmark(run_chair, 512, ("coco_instances", "coco_captions", "images_dir")),
     "pope": Benchmark(
@@ -43,6 +46,15 @@ BENCHMARKS: dict[str, Benchmark] = {
 def register_benchmark(name: str, benchmark: Benchmark) -> None:
     """Make `name` a benchmark of `lightning-csr evaluate` and `EvaluationCallback` (replaces an earlier one)."""
     BENCHMARKS[name] = benchmark
+
+
+def benchmarks() -> dict[str, Benchmark]:
+    """Every benchmark: the core's, the registered ones, and those installed packages declare as entry points
+    of the `lightning_csr.benchmarks` group (`name = "package.module:BENCHMARK"`, loaded on first use)."""
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        if entry.name not in BENCHMARKS:
+            BENCHMARKS[entry.name] = entry.load()
+    return BENCHMARKS
 
 
 @dataclass
@@ -83,17 +95,17 @@ class BenchmarkOptions:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.benchmark not in BENCHMARKS:
+        if self.benchmark not in benchmarks():
             raise ValueError(
-                f"unknown benchmark {self.benchmark!r}; registered: {', '.join(BENCHMARKS)} "
-                "(a testbed's benchmark is added with `register_benchmark`, as `lightning-csr` does)"
+                f"unknown benchmark {self.benchmark!r}; known: {', '.join(benchmarks())} (a package adds one "
+                f"as an entry point of the `{ENTRY_POINT_GROUP}` group, code with `register_benchmark`)"
             )
         if self.num_items is not None and self.num_items < 1:
             raise ValueError(f"num_items must be >= 1, got {self.num_items}")
 
     @property
     def budget(self) -> int:
-        return self.max_new_tokens or BENCHMARKS[self.benchmark].max_new_tokens
+        return self.max_new_tokens or benchmarks()[self.benchmark].max_new_tokens
 
     def require(self, *names: str) -> list[Path]:
         """The named path options as Paths; a missing one is an error naming its command-line flag."""
@@ -106,7 +118,7 @@ class BenchmarkOptions:
 
 def run_benchmark(options: BenchmarkOptions, generate: CachedGenerator) -> dict[str, Any]:
     """{"metrics": {name: number}, "details": ..., "skipped": [...], "notes": [...]} for one benchmark."""
-    benchmark = BENCHMARKS[options.benchmark]
+    benchmark = benchmarks()[options.benchmark]
     result = benchmark.run(options, generate)
     result.setdefault("skipped", [])
     result.setdefault("notes", [])

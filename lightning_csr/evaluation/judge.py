@@ -19,7 +19,7 @@ RETRY_STATUS = frozenset({408, 409, 429})
 
 
 @dataclass
-class JudgeConfig:
+class JudgeSettings:
     """Where the judge lives and how to call it; the API key is read from the env var `api_key_env`."""
 
     base_url: str
@@ -56,7 +56,7 @@ class _Transient(Exception):
 class JudgeClient:
     """Sends prompts to the judge with retries, back-off, a concurrency limit and a disk cache."""
 
-    def __init__(self, config: JudgeConfig, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(self, config: JudgeSettings, sleep: Callable[[float], None] = time.sleep) -> None:
         self.config = config
         self._sleep = sleep
         self._api_key = _read_key(config.api_key_env)

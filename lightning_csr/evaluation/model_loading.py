@@ -16,6 +16,7 @@ from lightning_csr.evaluation.model_files import (
     has_processor,
     model_family,
 )
+from lightning_csr.run_config import load_run
 
 EXPORT_DIRS = ("export/merged", "merged")
 
@@ -100,8 +101,6 @@ def load_run_policy(run_dir: str | Path, checkpoint: str | Path | None = None) -
                 loaded = load_hf_dir(run_dir / name)
                 loaded.run_dir = run_dir
                 return loaded
-    from lightning_csr.commands.lightning import load_run
-
     config = find_run_config(run_dir)
     checkpoint = Path(checkpoint) if checkpoint else find_checkpoint(run_dir)
     overrides = ["--trainer.logger=false"] + (

@@ -98,7 +98,7 @@ def run_pope(options: BenchmarkOptions, generate: CachedGenerator) -> dict[str, 
 
 def run_mmhal(options: BenchmarkOptions, generate: CachedGenerator) -> dict[str, Any]:
     """MMHal-Bench answers, rated by an OpenAI-compatible judge when one is configured."""
-    from lightning_csr.evaluation.judge import JudgeClient, JudgeConfig
+    from lightning_csr.evaluation.judge import JudgeClient, JudgeSettings
     from lightning_csr.evaluation.mmhal import evaluate_mmhal, load_mmhal, missing_image_message
 
     template, images_dir = options.require("mmhal_template", "images_dir")
@@ -120,7 +120,7 @@ def run_mmhal(options: BenchmarkOptions, generate: CachedGenerator) -> dict[str,
         }
     options.require("judge_model")
     judge = JudgeClient(
-        JudgeConfig(
+        JudgeSettings(
             options.judge_base_url, options.judge_model, options.judge_key_env, cache_path=options.judge_cache
         )
     )

@@ -1,14 +1,14 @@
 """Sentence-level search with KV-cache reuse, and preference-pair curation from its trees."""
 
-from lightning_csr.generation.config import SearchConfig
 from lightning_csr.generation.pairs import Curation, curate_pairs, image_relevance
 from lightning_csr.generation.search import ImageScorer, sentence_search, sentence_text
+from lightning_csr.generation.settings import SearchSettings
 from lightning_csr.generation.tree import SearchTree, SentenceNode
 
 __all__ = [
     "Curation",
     "ImageScorer",
-    "SearchConfig",
+    "SearchSettings",
     "SearchTree",
     "SentenceNode",
     "curate_pairs",

@@ -12,7 +12,7 @@ from PIL import Image
 from lightning_csr.data.records import PreferenceRecord, tokenizer_fingerprint
 from lightning_csr.generation.search import ImageScorer, sentence_text
 from lightning_csr.generation.tree import SearchTree, SentenceNode
-from lightning_csr.rewards.calibrated import RewardConfig, SentenceScore, path_score, score_sentences
+from lightning_csr.rewards.calibrated import RewardSettings, SentenceScore, path_score, score_sentences
 
 DROP_REASONS = ("no_complete_answer", "identical", "zero_margin")
 
@@ -69,7 +69,7 @@ def curate_pairs(
     images: Sequence[Image.Image | None],
     image_refs: Sequence[str],
     ids: Sequence[str],
-    reward: RewardConfig,
+    reward: RewardSettings,
     image_scorer: ImageScorer | None = None,
     min_margin: float = 0.0,
     match_length: bool = False,

@@ -15,11 +15,11 @@ import torch
 from PIL import Image
 
 from lightning_csr.generation.candidates import diverse_group_tokens, prompt_seed, sample_tokens
-from lightning_csr.generation.config import SearchConfig
 from lightning_csr.generation.decoding import CachedRows, ReencodedRows
+from lightning_csr.generation.settings import SearchSettings
 from lightning_csr.generation.tokens import TokenSets, build_token_sets
 from lightning_csr.generation.tree import SearchTree, SentenceNode
-from lightning_csr.rewards.calibrated import RewardConfig, calibrated_reward
+from lightning_csr.rewards.calibrated import RewardSettings, calibrated_reward
 from lightning_csr.rewards.self_reward import sentence_logprob
 
 
@@ -45,14 +45,14 @@ def sentence_search(
     backbone,
     images: Sequence[Image.Image],
     prompts: Sequence[str],
-    config: SearchConfig,
+    config: SearchSettings,
     image_scorer: ImageScorer | None = None,
-    reward: RewardConfig | None = None,
+    reward: RewardSettings | None = None,
     keys: Sequence[object] | None = None,
     token_sets: TokenSets | None = None,
 ) -> list[SearchTree]:
     """Grow one sentence tree per (image, raw user question); `keys` (e.g. sample ids) seed each prompt."""
-    reward = reward or RewardConfig()
+    reward = reward or RewardSettings()
     if len(images) != len(prompts):
         raise ValueError(f"{len(images)} images for {len(prompts)} prompts")
     if reward.guide == "calibrated" and image_scorer is None:
@@ -154,7 +154,7 @@ def _record(children, active, tokens, token_logps, flags) -> None:
             node.finish_reason = "stop" if is_stop[i] else "sentence_tokens"
 
 
-def _guide_scores(children, row_prompt, reward: RewardConfig, backbone, image_scorer, embeddings) -> None:
+def _guide_scores(children, row_prompt, reward: RewardSettings, backbone, image_scorer, embeddings) -> None:
     """Cumulative score each child is pruned on (higher is better)."""
     if reward.guide == "calibrated":
         by_prompt: dict[int, list[SentenceNode]] = {}
@@ -172,7 +172,7 @@ def _guide_scores(children, row_prompt, reward: RewardConfig, backbone, image_sc
         node.guide_score = node.parent.guide_score + score
 
 
-def _prune(children, row_prompt, config: SearchConfig) -> list[int]:
+def _prune(children, row_prompt, config: SearchSettings) -> list[int]:
     """Indices of the children kept for the next depth: best `keep_top` + worst `keep_bottom` per prompt."""
     kept: list[int] = []
     for p in dict.fromkeys(row_prompt):

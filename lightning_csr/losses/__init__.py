@@ -1,6 +1,6 @@
 """Pure, separately tested loss functions over log-probs (one concern per file)."""
 
-from lightning_csr.losses.dpo import LOSS_TYPES, DPOLossConfig, preference_loss
+from lightning_csr.losses.dpo import LOSS_TYPES, DPOLossSettings, preference_loss
 from lightning_csr.losses.masked import last_set_index, masked_count, masked_mean, masked_sum, masked_whiten
 from lightning_csr.losses.povid import noise_triggered_tokens, povid_loss
 from lightning_csr.losses.ppo import (
@@ -18,7 +18,7 @@ from lightning_csr.losses.tpo import tpo_token_weights, visual_anchor_scores, we
 __all__ = [
     "LOSS_TYPES",
     "AdaptiveKLController",
-    "DPOLossConfig",
+    "DPOLossSettings",
     "FixedKLController",
     "gae",
     "kl_penalty",

@@ -129,7 +129,7 @@ def preference_loss(
 
 
 @dataclass
-class DPOLossConfig:
+class DPOLossSettings:
     """Options of ``preference_loss``: beta, loss types with weights, and label smoothing."""
 
     beta: float = 0.1

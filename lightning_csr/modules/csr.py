@@ -11,14 +11,14 @@ from PIL import Image
 
 from lightning_csr.backbones.base import Backbone
 from lightning_csr.data.provenance import tensors_digest
-from lightning_csr.generation.config import SearchConfig
 from lightning_csr.generation.pairs import Curation, curate_pairs
 from lightning_csr.generation.search import sentence_search
-from lightning_csr.losses.dpo import DPOLossConfig
+from lightning_csr.generation.settings import SearchSettings
+from lightning_csr.losses.dpo import DPOLossSettings
 from lightning_csr.modules.base import default_optimizer
 from lightning_csr.modules.components.schedules import SchedulerCallable, WarmupCosine
 from lightning_csr.modules.preference import PreferenceModule
-from lightning_csr.rewards.calibrated import RewardConfig
+from lightning_csr.rewards.calibrated import RewardSettings
 
 
 class CSRModule(PreferenceModule):
@@ -41,20 +41,20 @@ class CSRModule(PreferenceModule):
     def __init__(
         self,
         backbone: Backbone,
-        search: SearchConfig | None = None,
-        reward: RewardConfig | None = None,
+        search: SearchSettings | None = None,
+        reward: RewardSettings | None = None,
         clip_model: str | None = None,
         min_margin: float = 0.0,
         match_length: bool = False,
-        loss: DPOLossConfig | None = None,
+        loss: DPOLossSettings | None = None,
         reference: str = "ref_adapter",
         cache_reference: bool = False,
         optimizer: OptimizerCallable = default_optimizer,
         scheduler: SchedulerCallable = WarmupCosine,
     ) -> None:
         super().__init__(backbone, loss, reference, cache_reference, optimizer, scheduler)
-        self.search = search or SearchConfig()
-        self.reward = reward or RewardConfig()
+        self.search = search or SearchSettings()
+        self.reward = reward or RewardSettings()
         if clip_model is None and self.reward.lam > 0:
             raise ValueError(f"reward.lam={self.reward.lam} needs `clip_model` for the image-relevance score")
         self.clip_model = clip_model
@@ -84,7 +84,7 @@ class CSRModule(PreferenceModule):
         iteration: int,
     ) -> Curation:
         """Search, score and curate one preference pair per prompt with the current policy."""
-        search = SearchConfig(**{**vars(self.search), "seed": self.search.seed + 1000 * iteration})
+        search = SearchSettings(**{**vars(self.search), "seed": self.search.seed + 1000 * iteration})
         scorer = self.image_scorer
         trees = sentence_search(
             self.policy, self.backbone, images, prompts, search, scorer, self.reward, keys=ids

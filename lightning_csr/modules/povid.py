@@ -9,7 +9,7 @@ from lightning.pytorch.cli import OptimizerCallable
 from torch import Tensor
 
 from lightning_csr.backbones.base import Backbone
-from lightning_csr.losses.dpo import DPOLossConfig
+from lightning_csr.losses.dpo import DPOLossSettings
 from lightning_csr.losses.masked import masked_mean, masked_sum
 from lightning_csr.losses.povid import noise_triggered_tokens, povid_loss
 from lightning_csr.modules.base import default_optimizer
@@ -66,7 +66,7 @@ class POVIDModule(PreferenceModule):
     def __init__(
         self,
         backbone: Backbone,
-        loss: DPOLossConfig | None = None,
+        loss: DPOLossSettings | None = None,
         noise_start_epoch: int = 3,
         text_weight: float = 0.5,
         noise_source: str = "policy",

@@ -2,13 +2,15 @@
 
 Manual optimisation; one `model_step` = one PPO iteration: collect a rollout batch (`RolloutCollector`: sampled,
 scored and saved chunk by chunk), shape per-token rewards with the KL penalty, GAE, whiten advantages, then
-`ppo_epochs` passes of clipped policy and value updates. PPO trains only: it has no validation or test step.
+`ppo_epochs` passes of clipped policy and value updates. Validation and test sample and score responses for
+held-out prompts (reward-model score, KL to the reference, length) without updating or storing anything.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import zlib
 from typing import Any
 
 import torch
@@ -48,10 +50,6 @@ class PPOModule(PolicyModule):
         use_facts: give the reward model the prompts' facts (None: as the reward model was trained).
         seed: minibatch order and fact shuffling.
     """
-
-    # one step is one iteration of sampling and updates: there is nothing to validate or test step by step
-    validation_step = None
-    test_step = None
 
     def __init__(
         self,
@@ -102,11 +100,9 @@ class PPOModule(PolicyModule):
 
     # ------------------------------------------------------------ update
     def model_step(self, batch: dict[str, list], stage: str) -> torch.Tensor:
-        """One PPO iteration on a batch of prompts; the mean total loss of its updates."""
+        """One PPO iteration on a batch of prompts (the mean total loss of its updates); `evaluate` otherwise."""
         if stage != "train":
-            raise ValueError(
-                f"PPOModule trains only (got stage {stage!r}); evaluate the exported policy instead"
-            )
+            return self.evaluate(batch, stage)
         rollout = self.rollouts.collect(batch, self.iteration)
         kl_coef = self.kl_controller.value
         shaped = rollout_advantages(rollout, self.shaping, self.ppo, kl_coef)
@@ -121,6 +117,29 @@ class PPOModule(PolicyModule):
         self.log_dict({**iteration_logs(rollout, shaped, kl_coef, self.iteration), **stats}, batch_size=n)
         self.log("train/loss", stats["loss/total_avg"], prog_bar=True, batch_size=n)
         return stats["loss/total_avg"]
+
+    @torch.no_grad()
+    def evaluate(self, batch: dict[str, list], stage: str) -> torch.Tensor:
+        """Score fresh responses to held-out prompts as training would; no update, nothing stored.
+
+        The sampling seed is a function of (`seed`, the prompt ids) only, on a forked RNG: evaluating twice gives
+        the same numbers, and evaluation never shifts the training run's random stream (resume stays exact).
+
+        Logs `<stage>/rlhf_reward` (score minus the KL penalty at the current coefficient), `<stage>/rm_score`,
+        `<stage>/kl`, `<stage>/length`, `<stage>/ended` and the other shaped terms; returns the mean rlhf reward.
+        """
+        ids = "\n".join(str(prompt.id) for prompt in batch["prompts"])
+        devices = [self.device] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(self.seed * 1_000_003 + zlib.crc32(ids.encode()))
+            rollout = self.rollouts.sample(batch)
+        kl_coef = self.kl_controller.value
+        shaped = rollout_advantages(rollout, self.shaping, self.ppo, kl_coef)
+        logs = iteration_logs(rollout, shaped, kl_coef, self.iteration)
+        del logs["objective/kl_coef"], logs["ppo/iteration"]
+        logs = {f"{stage}/{name.split('/', 1)[1]}": value for name, value in logs.items()}
+        self.log_dict(logs, batch_size=len(rollout["ids"]))
+        return logs[f"{stage}/rlhf_reward"]
 
     def ppo_epochs(self, rollout: dict[str, Any]) -> dict[str, torch.Tensor]:
         """`ppo_epochs` shuffled passes of clipped policy and value updates; mean statistics."""

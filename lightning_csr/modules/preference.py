@@ -8,7 +8,7 @@ import torch
 from lightning.pytorch.cli import OptimizerCallable
 
 from lightning_csr.backbones.base import Backbone
-from lightning_csr.losses.dpo import DPOLossConfig, preference_loss
+from lightning_csr.losses.dpo import DPOLossSettings, preference_loss
 from lightning_csr.modules.base import PolicyModule, default_optimizer
 from lightning_csr.modules.components.reference_cache import ReferenceLogpCache, cache_settings
 from lightning_csr.modules.components.schedules import SchedulerCallable, WarmupCosine
@@ -28,14 +28,14 @@ class PreferenceModule(PolicyModule):
     def __init__(
         self,
         backbone: Backbone,
-        loss: DPOLossConfig | None = None,
+        loss: DPOLossSettings | None = None,
         reference: str = "auto",
         cache_reference: bool = False,
         optimizer: OptimizerCallable = default_optimizer,
         scheduler: SchedulerCallable = WarmupCosine,
     ) -> None:
         super().__init__(backbone, reference, optimizer, scheduler)
-        self.loss_config = loss or DPOLossConfig()
+        self.loss_config = loss or DPOLossSettings()
         self.cache_reference = cache_reference
         self.reference_cache: ReferenceLogpCache | None = None
 

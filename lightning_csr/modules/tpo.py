@@ -9,7 +9,7 @@ from lightning.pytorch.cli import OptimizerCallable
 from torch import Tensor
 
 from lightning_csr.backbones.base import Backbone
-from lightning_csr.losses.dpo import DPOLossConfig, preference_loss
+from lightning_csr.losses.dpo import DPOLossSettings, preference_loss
 from lightning_csr.losses.masked import masked_mean
 from lightning_csr.losses.tpo import tpo_token_weights, visual_anchor_scores, weighted_sequence_logps
 from lightning_csr.modules.base import default_optimizer
@@ -56,7 +56,7 @@ class TPOModule(PreferenceModule):
     def __init__(
         self,
         backbone: Backbone,
-        loss: DPOLossConfig | None = None,
+        loss: DPOLossSettings | None = None,
         corruption: CorruptionSettings | None = None,
         margin: float = 0.5,
         detach_weights: bool = False,

@@ -20,7 +20,7 @@ from lightning_csr.rewards.self_reward import MODES, SentenceScoreMode, sentence
 
 
 @dataclass
-class RewardConfig:
+class RewardSettings:
     """How sentences and answers are scored, and what the search prunes on.
 
     Args:
@@ -58,12 +58,12 @@ class RewardConfig:
             raise ValueError(f"lam must be in [0, 1], got {self.lam}")
 
     @classmethod
-    def code(cls, **overrides) -> RewardConfig:
+    def code(cls, **overrides) -> RewardSettings:
         """The released code: sibling ranks, LM-only pruning, length-normalised R_T."""
         return cls(**({"mode": "code", "rt_mode": "mean_logp", "guide": "lm"} | overrides))
 
     @classmethod
-    def paper(cls, **overrides) -> RewardConfig:
+    def paper(cls, **overrides) -> RewardSettings:
         return cls(**overrides)
 
     @property
@@ -97,7 +97,7 @@ def sibling_ranks(values: Sequence[float]) -> list[float]:
 
 
 def score_sentences(
-    nodes: Iterable, r_image: Mapping[int, float], config: RewardConfig
+    nodes: Iterable, r_image: Mapping[int, float], config: RewardSettings
 ) -> dict[int, SentenceScore]:
     """Scores of every sentence with text, keyed by node id; `r_image` maps node id to R_I."""
     scores: dict[int, SentenceScore] = {}
@@ -120,7 +120,7 @@ def score_sentences(
     return scores
 
 
-def path_score(sentences: Sequence[SentenceScore], config: RewardConfig) -> float:
+def path_score(sentences: Sequence[SentenceScore], config: RewardSettings) -> float:
     """Score of a complete answer from its sentences' scores (see the module docstring for the two modes)."""
     if config.mode == "paper":
         total = sum(s.reward for s in sentences)

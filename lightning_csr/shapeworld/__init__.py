@@ -1,10 +1,10 @@
 """ShapeWorld: a synthetic world of coloured shapes where hallucination is measured exactly."""
 
-from lightning_csr.shapeworld.world.config import PALETTE, SHAPES, WorldConfig
 from lightning_csr.shapeworld.world.parsing import mentioned_attributes, mentioned_shapes, parse_attribute
 from lightning_csr.shapeworld.world.render import render_scene
 from lightning_csr.shapeworld.world.sampling import generate_scenes, sample_scene, split_of
 from lightning_csr.shapeworld.world.scene import Scene, SceneObject
+from lightning_csr.shapeworld.world.settings import PALETTE, SHAPES, WorldSettings
 from lightning_csr.shapeworld.world.tasks import (
     DESCRIPTION_PROMPTS,
     NO_TEMPLATE,
@@ -39,7 +39,7 @@ __all__ = [
     "ProcessorSpec",
     "Scene",
     "SceneObject",
-    "WorldConfig",
+    "WorldSettings",
     "attribute_questions",
     "build_processor",
     "co_occurrence_counts",

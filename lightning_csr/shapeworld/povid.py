@@ -9,7 +9,7 @@ from pathlib import Path
 from lightning_csr.data.injection import AnswerRecord, InjectionVocabulary
 from lightning_csr.data.injection.vocabulary import symmetric
 from lightning_csr.data.prompts import read_prompts
-from lightning_csr.shapeworld import Scene, WorldConfig, describe
+from lightning_csr.shapeworld import Scene, WorldSettings, describe
 from lightning_csr.shapeworld.world.files import read_scenes
 from lightning_csr.shapeworld.world.tasks import _POSITIONS, co_occurrence_counts, shape_counts
 
@@ -20,7 +20,7 @@ RELATIVE_PHRASES: dict[str, str] = {
 }  # fmt: skip
 
 
-def world_vocabulary(world: WorldConfig, scenes: Sequence[Scene] = ()) -> InjectionVocabulary:
+def world_vocabulary(world: WorldSettings, scenes: Sequence[Scene] = ()) -> InjectionVocabulary:
     """Shapes, colours and sizes, the 9 position phrases and the relative ones of a world.
 
     Co-occurrence and frequency are counted over `scenes` when given, else taken from the world's priors.
@@ -49,7 +49,7 @@ def world_vocabulary(world: WorldConfig, scenes: Sequence[Scene] = ()) -> Inject
 def shapeworld_answers(data_dir: str | Path, split: str = "train", seed: int = 0) -> list[AnswerRecord]:
     """The ShapeWorld preference prompts (`prompts/<split>.jsonl`) with ground-truth descriptions as answers."""
     root = Path(data_dir)
-    world = WorldConfig.load(root / "world.json")
+    world = WorldSettings.load(root / "world.json")
     scenes = {scene.id: scene for scene in read_scenes(root, split)}
     records = []
     for prompt in read_prompts(root / "prompts" / f"{split}.jsonl"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lightning_csr.commands.lightning import CSRCli
+from lightning_csr.run_config import CSRCli
 from tests.paths import REPO
 
 CONFIGS = REPO / "configs" / "dpo"

@@ -14,13 +14,11 @@ from lightning_csr.data import PreferenceDataModule
 from lightning_csr.evaluation.benchmarks import BenchmarkOptions
 from lightning_csr.evaluation.report import read_run_history
 from lightning_csr.modules import PreferenceModule
-from lightning_csr.shapeworld.evaluation.benchmark import register_shapeworld_benchmark
 from tests.evaluation.test_runner import write_tiny_shapeworld
 from tests.trainer import quiet_trainer
 
 
 def test_callback_evaluates_logs_and_feeds_the_report(tiny_llava_dir, pairs_dir, tmp_path) -> None:
-    register_shapeworld_benchmark()
     data = write_tiny_shapeworld(tmp_path / "sw", n=1)
     options = BenchmarkOptions(
         benchmark="shapeworld", data=str(data), num_items=1, max_new_tokens=2, answer_tokens=2

@@ -10,14 +10,14 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning_csr.backbones import LlavaBackbone, LoraSettings
 from lightning_csr.callbacks import LatestCheckpoint, PreferenceRegenerationCallback, ReferenceSyncCallback
 from lightning_csr.data import PreferenceDataModule
-from lightning_csr.generation.config import SearchConfig
+from lightning_csr.generation.settings import SearchSettings
 from lightning_csr.modules.components.schedules import WarmupCosine
 from lightning_csr.modules.csr import CSRModule
-from lightning_csr.rewards.calibrated import RewardConfig
+from lightning_csr.rewards.calibrated import RewardSettings
 from tests.conftest import write_prompts
 from tests.trainer import quiet_trainer
 
-SEARCH = SearchConfig(num_candidates=3, max_sentence_tokens=6, max_sentences=2, max_new_tokens=12, seed=3)
+SEARCH = SearchSettings(num_candidates=3, max_sentence_tokens=6, max_sentences=2, max_new_tokens=12, seed=3)
 
 
 class LearningRates(L.Callback):
@@ -34,7 +34,7 @@ def csr_module(tiny_llava_dir, tiny_clip_dir, reference="ref_adapter") -> CSRMod
     return CSRModule(
         LlavaBackbone(model_id=str(tiny_llava_dir), lora=LoraSettings(r=4, alpha=8)),
         search=SEARCH,
-        reward=RewardConfig(lam=0.9),
+        reward=RewardSettings(lam=0.9),
         clip_model=str(tiny_clip_dir),
         reference=reference,
         optimizer=lambda p: torch.optim.AdamW(p, lr=5e-3),

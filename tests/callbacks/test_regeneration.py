@@ -12,13 +12,13 @@ import torch
 from lightning_csr.backbones import LlavaBackbone, LoraSettings
 from lightning_csr.callbacks import PreferenceRegenerationCallback, ReferenceSyncCallback
 from lightning_csr.data import PreferenceDataModule, read_records
-from lightning_csr.generation.config import SearchConfig
+from lightning_csr.generation.settings import SearchSettings
 from lightning_csr.modules.csr import CSRModule
-from lightning_csr.rewards.calibrated import RewardConfig
+from lightning_csr.rewards.calibrated import RewardSettings
 from tests.conftest import write_prompts
 from tests.trainer import quiet_trainer
 
-SEARCH = SearchConfig(num_candidates=3, max_sentence_tokens=6, max_sentences=2, max_new_tokens=12, seed=3)
+SEARCH = SearchSettings(num_candidates=3, max_sentence_tokens=6, max_sentences=2, max_new_tokens=12, seed=3)
 
 
 class Events(L.Callback):
@@ -41,7 +41,7 @@ def make(tmp_path, tiny_llava_dir, tiny_clip_dir, run="run", max_epochs=2, extra
     module = CSRModule(
         backbone,
         search=SEARCH,
-        reward=RewardConfig(lam=0.9),
+        reward=RewardSettings(lam=0.9),
         clip_model=str(tiny_clip_dir),
         optimizer=lambda p: torch.optim.AdamW(p, lr=5e-3),
     )

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from lightning_csr.cli import COMMANDS, main
-from lightning_csr.commands.lightning import CSRCli
+from lightning_csr.run_config import CSRCli
 from tests.paths import REPO
 
 PACKAGE = REPO / "lightning_csr"

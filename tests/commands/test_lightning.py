@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 
 from lightning_csr.cli import main
-from lightning_csr.commands.lightning import load_run
+from lightning_csr.run_config import load_run
 from tests.paths import REPO
 
 

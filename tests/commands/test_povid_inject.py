@@ -8,11 +8,11 @@ import pytest
 
 from lightning_csr.cli import main
 from lightning_csr.data.records import read_records
-from lightning_csr.shapeworld import WorldConfig, generate_scenes
+from lightning_csr.shapeworld import WorldSettings, generate_scenes
 
 
 def test_shapeworld_pairs(tmp_path, capsys):
-    world = WorldConfig()
+    world = WorldSettings()
     world.save(tmp_path / "world.json")
     scenes = generate_scenes(world, 12, seed=0, split="train")
     (tmp_path / "scenes").mkdir()

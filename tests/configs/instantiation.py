@@ -29,7 +29,7 @@ class InstantiateOnlyTrainer(L.Trainer):
 def instantiate(args: Sequence[str], root_dir: Path | None, on_cpu: bool = True) -> Any:
     """`lightning-csr fit ARGS` built but not run, under `root_dir` unless None (and on the CPU preset unless
     told not to)."""
-    from lightning_csr.commands.lightning import CSRCli
+    from lightning_csr.run_config import CSRCli
 
     cpu = ["--trainer", str(CPU)] if on_cpu else []
     root = [] if root_dir is None else [f"--trainer.default_root_dir={root_dir}"]
@@ -49,7 +49,7 @@ def merged_config(cli: Any) -> dict[str, Any]:
 
 def printed_config(args: Sequence[str], capsys: Any) -> dict[str, Any]:
     """What `lightning-csr fit ARGS --print_config` prints (merged and interpolated; nothing is built)."""
-    from lightning_csr.commands.lightning import CSRCli
+    from lightning_csr.run_config import CSRCli
 
     capsys.readouterr()
     with warnings.catch_warnings():

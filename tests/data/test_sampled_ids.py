@@ -12,7 +12,7 @@ from lightning_csr.backbones.llava import LlavaBackbone
 from lightning_csr.data.preference_dataset import PreferenceCollator, PreferenceDataset
 from lightning_csr.data.records import PreferenceRecord, read_records, tokenizer_fingerprint, write_records
 from lightning_csr.generation import curate_pairs
-from lightning_csr.rewards.calibrated import RewardConfig
+from lightning_csr.rewards.calibrated import RewardSettings
 from tests.generation.hand_tree import hand_tree
 from tests.tiny_models import char_tokenizer
 
@@ -114,6 +114,6 @@ def test_fingerprint_tells_tokenizers_apart(llava):
 def test_curation_stores_the_fingerprint_of_its_tokenizer():
     tokenizer = char_tokenizer()
     tree, _ = hand_tree(tokenizer)
-    (record,) = curate_pairs([tree], tokenizer, [None], ["i.png"], ["s1"], RewardConfig(lam=0.0)).records
+    (record,) = curate_pairs([tree], tokenizer, [None], ["i.png"], ["s1"], RewardSettings(lam=0.0)).records
     assert record.meta["tokenizer_fingerprint"] == tokenizer_fingerprint(tokenizer)
     assert tokenizer.decode(record.meta["chosen_ids"], skip_special_tokens=True).strip() == record.chosen

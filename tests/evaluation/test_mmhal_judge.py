@@ -8,7 +8,7 @@ import socket
 import pytest
 from PIL import Image
 
-from lightning_csr.evaluation.judge import JudgeClient, JudgeConfig, JudgeError
+from lightning_csr.evaluation.judge import JudgeClient, JudgeError, JudgeSettings
 from lightning_csr.evaluation.mmhal import (
     build_judge_prompt,
     evaluate_mmhal,
@@ -54,7 +54,7 @@ def key(monkeypatch) -> str:
 
 
 def _client(server: FakeOpenAIServer, sleeps: list[float] | None = None, **overrides: object) -> JudgeClient:
-    config = JudgeConfig(
+    config = JudgeSettings(
         base_url=server.base_url, model="judge-1", api_key_env=KEY_ENV, backoff_s=0.01, **overrides
     )
     return JudgeClient(config, sleep=(sleeps.append if sleeps is not None else lambda _: None))
@@ -132,7 +132,7 @@ def test_connection_refused_and_client_errors(key) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    closed = JudgeConfig(
+    closed = JudgeSettings(
         base_url=f"http://127.0.0.1:{port}/v1", model="m", api_key_env=KEY_ENV, max_retries=1, backoff_s=0
     )
     with pytest.raises(JudgeError, match="connection error"):
@@ -162,7 +162,7 @@ def test_cache_hit_on_rerun_and_key_never_stored(template, key, tmp_path) -> Non
 def test_missing_key_variable_is_named(monkeypatch) -> None:
     monkeypatch.delenv(KEY_ENV, raising=False)
     with pytest.raises(JudgeError, match=KEY_ENV):
-        JudgeClient(JudgeConfig(base_url="http://127.0.0.1:1/v1", model="m", api_key_env=KEY_ENV))
+        JudgeClient(JudgeSettings(base_url="http://127.0.0.1:1/v1", model="m", api_key_env=KEY_ENV))
 
 
 def test_concurrency_limit(key) -> None:

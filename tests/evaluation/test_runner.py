@@ -14,7 +14,7 @@ import lightning_csr.evaluation.cached_generation as cached_generation
 from lightning_csr.cli import main as cli_main
 from lightning_csr.evaluation.model_files import ModelDirError
 from lightning_csr.evaluation.model_loading import load_model
-from lightning_csr.shapeworld import WorldConfig, generate_scenes, render_scene
+from lightning_csr.shapeworld import WorldSettings, generate_scenes, render_scene
 from lightning_csr.shapeworld.build.sft_data import image_path
 from tests.evaluation.coco_fixture import NO_FILE, write_coco_fixture
 from tests.paths import REPO
@@ -24,7 +24,7 @@ FAST = ["--batch-size", "8", "--max-new-tokens", "3", "--answer-tokens", "2"]
 
 def write_tiny_shapeworld(root: Path, n: int = 2, split: str = "test") -> Path:
     """A prepared-ShapeWorld layout (world.json, scenes/<split>.jsonl, images/<split>/) with `n` scenes."""
-    world = WorldConfig()
+    world = WorldSettings()
     scenes = generate_scenes(world, n, seed=0, split=split)
     (root / "scenes").mkdir(parents=True)
     (root / "images" / split).mkdir(parents=True)
@@ -148,7 +148,7 @@ def test_base_plus_adapter(tiny_llava_dir, tmp_path) -> None:
 
 def test_run_dir_from_config_and_checkpoint(tiny_llava_dir, tmp_path) -> None:
     """A run dir (config.yaml + checkpoints/last.ckpt + iterations/) evaluates its policy and reports history."""
-    from lightning_csr.commands.lightning import load_run
+    from lightning_csr.run_config import load_run
     from tests.evaluation.test_report import write_fake_run
 
     config = yaml.safe_load((REPO / "configs/dpo/tiny_cpu.yaml").read_text())

@@ -8,8 +8,8 @@ import warnings
 import pytest
 from transformers.utils import logging as transformers_logging
 
-from lightning_csr.generation import SearchConfig, sentence_search
-from lightning_csr.rewards.calibrated import RewardConfig
+from lightning_csr.generation import SearchSettings, sentence_search
+from lightning_csr.rewards.calibrated import RewardSettings
 from tests.generation.conftest import PROMPTS
 
 SMALL = dict(max_sentence_tokens=6, max_sentences=2, max_new_tokens=10)
@@ -29,7 +29,7 @@ class Collected(logging.Handler):
 @pytest.mark.parametrize("use_cache", [True, False], ids=["cached", "reencoded"])
 def test_sentence_search_triggers_no_past_key_values_deprecation(llava, images, use_cache) -> None:
     model, backbone = llava
-    config = SearchConfig.code(num_candidates=2, use_cache=use_cache, **SMALL)
+    config = SearchSettings.code(num_candidates=2, use_cache=use_cache, **SMALL)
     logger = transformers_logging.get_logger("transformers")
     handler = Collected()
     transformers_logging.warning_once.cache_clear()  # "once" per process: earlier tests must not hide it
@@ -41,7 +41,7 @@ def test_sentence_search_triggers_no_past_key_values_deprecation(llava, images, 
                     "error", message=r".*(past_key_values|cache_params)", category=category
                 )
             trees = sentence_search(
-                model, backbone, images[:2], PROMPTS[:2], config, reward=RewardConfig.code()
+                model, backbone, images[:2], PROMPTS[:2], config, reward=RewardSettings.code()
             )
     finally:
         logger.removeHandler(handler)

@@ -8,10 +8,10 @@ import torch
 from PIL import Image
 
 from lightning_csr.backbones import backbone_class
-from lightning_csr.generation import SearchConfig, sentence_search
+from lightning_csr.generation import SearchSettings, sentence_search
 from lightning_csr.generation.search import vocab_size
 from lightning_csr.generation.tokens import TokenSets, build_token_sets
-from lightning_csr.rewards.calibrated import RewardConfig
+from lightning_csr.rewards.calibrated import RewardSettings
 
 tiny_families = pytest.importorskip("tests.tiny_families")
 
@@ -26,11 +26,11 @@ def test_greedy_sentence_equals_generate(family, tmp_path) -> None:
     size, length = vocab_size(model), 12
     base = build_token_sets(backbone, size, (".",), model)
     no_stops = TokenSets(torch.zeros(size, dtype=torch.bool), base.end_of_turn, base.suppressed)
-    config = SearchConfig.code(
+    config = SearchSettings.code(
         num_candidates=1, max_sentence_tokens=length, max_sentences=1, max_new_tokens=length
     )
     trees = sentence_search(
-        model, backbone, images, prompts, config, reward=RewardConfig.code(), token_sets=no_stops
+        model, backbone, images, prompts, config, reward=RewardSettings.code(), token_sets=no_stops
     )
     batch = backbone.prompt_batch(images, prompts)
     out = model.generate(

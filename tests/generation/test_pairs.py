@@ -6,9 +6,9 @@ import copy
 
 import pytest
 
-from lightning_csr.generation import SearchConfig, curate_pairs, sentence_search
+from lightning_csr.generation import SearchSettings, curate_pairs, sentence_search
 from lightning_csr.generation.tree import SearchTree
-from lightning_csr.rewards.calibrated import RewardConfig
+from lightning_csr.rewards.calibrated import RewardSettings
 from tests.generation.conftest import PROMPTS, LengthScorer
 from tests.generation.hand_tree import hand_tree
 from tests.tiny_models import char_tokenizer
@@ -36,7 +36,7 @@ def test_hand_tree_pairs_in_both_modes() -> None:
     tok = char_tokenizer()
     tree, _ = hand_tree(tok)
     paper = curate_pairs(
-        [tree], tok, [None], ["img.png"], ["s1"], RewardConfig(rt_mode="sum_logp"), TableScorer({})
+        [tree], tok, [None], ["img.png"], ["s1"], RewardSettings(rt_mode="sum_logp"), TableScorer({})
     )
     record = paper.records[0]
     assert (record.chosen, record.rejected) == ("A blue ball. It is small.", "A red box.")
@@ -50,7 +50,7 @@ def test_hand_tree_pairs_in_both_modes() -> None:
     assert sorted(record.meta["answer_scores"]) == pytest.approx([17.7, 31.25, 62.94])
 
     code = curate_pairs(
-        [tree], tok, [None], ["img.png"], ["s1"], RewardConfig.code(rt_mode="sum_logp"), TableScorer({})
+        [tree], tok, [None], ["img.png"], ["s1"], RewardSettings.code(rt_mode="sum_logp"), TableScorer({})
     )
     record = code.records[0]
     assert (record.chosen, record.rejected) == ("A blue ball. It is small.", "A blue ball. It is big.")
@@ -72,7 +72,7 @@ def test_identical_zero_margin_and_incomplete_trees_are_dropped() -> None:
         if node.id == ids["B1"]:
             node.token_logps, node.r_image = list(tied.nodes[ids["B2"]].token_logps), 40.0
     empty = SearchTree(prompt="q", index=0)
-    reward = RewardConfig(rt_mode="sum_logp")
+    reward = RewardSettings(rt_mode="sum_logp")
     result = curate_pairs(
         [tree, single, tied, empty],
         tok,
@@ -94,16 +94,16 @@ def test_missing_image_scores_are_computed_in_one_batch() -> None:
     scorer = TableScorer(
         {"A red box.": 1.0, "A blue ball.": 2.0, "A cat.": 3.0, "It is big.": 4.0, "It is small.": 5.0}
     )
-    result = curate_pairs([tree], tok, [object()], ["i"], ["x"], RewardConfig(), scorer)
+    result = curate_pairs([tree], tok, [object()], ["i"], ["x"], RewardSettings(), scorer)
     assert scorer.calls == 1 and len(result.records) == 1
     with pytest.raises(ValueError, match="image_scorer"):
-        curate_pairs([tree], tok, [None], ["i"], ["x"], RewardConfig(lam=0.9))
+        curate_pairs([tree], tok, [None], ["i"], ["x"], RewardSettings(lam=0.9))
 
 
 def test_search_then_curate_end_to_end(llava, images) -> None:
     model, backbone = llava
-    config = SearchConfig.code(max_sentence_tokens=6, max_sentences=3, max_new_tokens=16)
-    reward = RewardConfig.code()
+    config = SearchSettings.code(max_sentence_tokens=6, max_sentences=3, max_new_tokens=16)
+    reward = RewardSettings.code()
     trees = sentence_search(model, backbone, images, PROMPTS, config, reward=reward, keys=["0", "1", "2"])
     result = curate_pairs(
         trees,
@@ -134,7 +134,7 @@ def test_match_length_rejects_an_answer_of_the_same_length() -> None:
         [None],
         ["img.png"],
         ["s1"],
-        RewardConfig(rt_mode="sum_logp"),
+        RewardSettings(rt_mode="sum_logp"),
         TableScorer({}),
         match_length=True,
     )

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lightning_csr.generation import SearchConfig, sentence_search
+from lightning_csr.generation import SearchSettings, sentence_search
 from lightning_csr.generation.search import vocab_size
 from lightning_csr.generation.tokens import TokenSets, build_token_sets
-from lightning_csr.rewards.calibrated import RewardConfig, calibrated_reward
+from lightning_csr.rewards.calibrated import RewardSettings, calibrated_reward
 from lightning_csr.rewards.self_reward import sentence_logprob
 from tests.generation.conftest import PROMPTS, LengthScorer
 
@@ -29,15 +29,15 @@ def _assert_same_trees(first, second, atol=1e-5):
 @pytest.mark.parametrize(
     "config",
     [
-        SearchConfig.code(num_candidates=1, **SMALL),  # greedy
-        SearchConfig.code(num_candidates=3, **SMALL),  # diverse groups
-        SearchConfig.paper(num_candidates=3, seed=7, **SMALL),  # fixed-seed sampling
+        SearchSettings.code(num_candidates=1, **SMALL),  # greedy
+        SearchSettings.code(num_candidates=3, **SMALL),  # diverse groups
+        SearchSettings.paper(num_candidates=3, seed=7, **SMALL),  # fixed-seed sampling
     ],
     ids=["greedy", "diverse", "sampled"],
 )
 def test_cached_search_equals_reencoding_every_step(llava, images, config) -> None:
     model, backbone = llava
-    reward = RewardConfig.code()
+    reward = RewardSettings.code()
     cached = sentence_search(model, backbone, images[:2], PROMPTS[:2], config, reward=reward)
     config.use_cache = False
     reencoded = sentence_search(model, backbone, images[:2], PROMPTS[:2], config, reward=reward)
@@ -47,8 +47,8 @@ def test_cached_search_equals_reencoding_every_step(llava, images, config) -> No
 
 def test_sentence_logprob_is_the_raw_logprob_of_its_tokens(llava, images) -> None:
     model, backbone = llava
-    config = SearchConfig.paper(num_candidates=2, temperature=0.7, top_p=0.9, **SMALL)
-    tree = sentence_search(model, backbone, images[:1], PROMPTS[:1], config, reward=RewardConfig.code())[0]
+    config = SearchSettings.paper(num_candidates=2, temperature=0.7, top_p=0.9, **SMALL)
+    tree = sentence_search(model, backbone, images[:1], PROMPTS[:1], config, reward=RewardSettings.code())[0]
     node = max(tree.nodes, key=lambda n: n.depth)
     batch = backbone.prompt_batch(images[:1], PROMPTS[:1])
     answer = torch.tensor([node.answer_ids()])
@@ -82,9 +82,9 @@ def test_boundaries_are_decided_on_token_ids(llava, images) -> None:
     stop, end = torch.zeros(size, dtype=torch.bool), torch.zeros(size, dtype=torch.bool)
     stop[stop_ids], end[end_ids] = True, True
     sets = TokenSets(stop=stop, end_of_turn=end, suppressed=base.suppressed)
-    config = SearchConfig.paper(num_candidates=4, temperature=3.0, max_sentence_tokens=8, max_sentences=4)
+    config = SearchSettings.paper(num_candidates=4, temperature=3.0, max_sentence_tokens=8, max_sentences=4)
     trees = sentence_search(
-        model, backbone, images, PROMPTS, config, reward=RewardConfig.code(), token_sets=sets
+        model, backbone, images, PROMPTS, config, reward=RewardSettings.code(), token_sets=sets
     )
     reasons = {n.finish_reason for t in trees for n in t.nodes[1:]}
     assert {"stop", "end_of_turn"} <= reasons
@@ -106,8 +106,8 @@ def test_boundaries_are_decided_on_token_ids(llava, images) -> None:
 def test_suppressed_tokens_are_never_generated(llava, images) -> None:
     model, backbone = llava
     sets = build_token_sets(backbone, vocab_size(model), (".",), model)
-    config = SearchConfig.paper(num_candidates=5, temperature=50.0, max_sentence_tokens=30, max_sentences=3)
-    trees = sentence_search(model, backbone, images, PROMPTS, config, reward=RewardConfig.code())
+    config = SearchSettings.paper(num_candidates=5, temperature=50.0, max_sentence_tokens=30, max_sentences=3)
+    trees = sentence_search(model, backbone, images, PROMPTS, config, reward=RewardSettings.code())
     generated = [t for tree in trees for n in tree.nodes for t in n.token_ids]
     assert len(generated) > 300
     assert not set(generated) & set(sets.suppressed.nonzero().flatten().tolist())
@@ -115,14 +115,14 @@ def test_suppressed_tokens_are_never_generated(llava, images) -> None:
 
 def test_sampling_does_not_depend_on_batch_composition(llava, images) -> None:
     model, backbone = llava
-    config = SearchConfig.paper(num_candidates=3, seed=3, **SMALL)
+    config = SearchSettings.paper(num_candidates=3, seed=3, **SMALL)
     keys = ["a", "b", "c"]
     together = sentence_search(
-        model, backbone, images, PROMPTS, config, reward=RewardConfig.code(), keys=keys
+        model, backbone, images, PROMPTS, config, reward=RewardSettings.code(), keys=keys
     )
     alone = [
         sentence_search(
-            model, backbone, [images[i]], [PROMPTS[i]], config, reward=RewardConfig.code(), keys=[k]
+            model, backbone, [images[i]], [PROMPTS[i]], config, reward=RewardSettings.code(), keys=[k]
         )[0]
         for i, k in reversed(list(enumerate(keys)))
     ][::-1]
@@ -132,8 +132,8 @@ def test_sampling_does_not_depend_on_batch_composition(llava, images) -> None:
         backbone,
         images,
         PROMPTS,
-        SearchConfig.paper(num_candidates=3, seed=4, **SMALL),
-        reward=RewardConfig.code(),
+        SearchSettings.paper(num_candidates=3, seed=4, **SMALL),
+        reward=RewardSettings.code(),
         keys=keys,
     )
     assert _tokens(other_seed) != _tokens(together)
@@ -141,8 +141,8 @@ def test_sampling_does_not_depend_on_batch_composition(llava, images) -> None:
 
 def test_code_pruning_keeps_best_one_and_worst_two(llava, images) -> None:
     model, backbone = llava
-    config = SearchConfig.code(max_sentence_tokens=5, max_sentences=3, max_new_tokens=40)
-    tree = sentence_search(model, backbone, images[:1], PROMPTS[:1], config, reward=RewardConfig.code())[0]
+    config = SearchSettings.code(max_sentence_tokens=5, max_sentences=3, max_new_tokens=40)
+    tree = sentence_search(model, backbone, images[:1], PROMPTS[:1], config, reward=RewardSettings.code())[0]
     for depth in (1, 2):
         pool = [n for n in tree.nodes if n.depth == depth and not n.is_final]
         kept = [n for n in pool if not n.pruned]
@@ -159,8 +159,8 @@ def test_code_pruning_keeps_best_one_and_worst_two(llava, images) -> None:
 def test_calibrated_guide_scores_each_depth_in_one_batch(llava, images) -> None:
     model, backbone = llava
     scorer = LengthScorer()
-    reward = RewardConfig(lam=0.9, rt_mode="sum_logp", guide="calibrated")
-    config = SearchConfig.paper(num_candidates=3, **SMALL)
+    reward = RewardSettings(lam=0.9, rt_mode="sum_logp", guide="calibrated")
+    config = SearchSettings.paper(num_candidates=3, **SMALL)
     trees = sentence_search(
         model, backbone, images[:2], PROMPTS[:2], config, image_scorer=scorer, reward=reward
     )

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from lightning_csr.losses.dpo import LOSS_TYPES, DPOLossConfig, preference_loss
+from lightning_csr.losses.dpo import LOSS_TYPES, DPOLossSettings, preference_loss
 
 # beta = 0.5; chosen log-ratio = -1 - (-2) = 1, rejected log-ratio = -3 - (-2) = -1, so Δ = 2 and βΔ = 1.
 BETA = 0.5
@@ -124,14 +124,14 @@ def test_errors() -> None:
 
 
 def test_config_validates_and_forwards() -> None:
-    config = DPOLossConfig(beta=BETA, loss_type="hinge")
+    config = DPOLossSettings(beta=BETA, loss_type="hinge")
     assert config.loss_type == ["hinge"]
     loss, _ = preference_loss(*logps(), **config.loss_kwargs())
     assert loss.item() == pytest.approx(0.0)
     with pytest.raises(ValueError, match="known loss types"):
-        DPOLossConfig(loss_type=["dpo"])
+        DPOLossSettings(loss_type=["dpo"])
     with pytest.raises(ValueError, match="beta must be positive"):
-        DPOLossConfig(beta=0.0)
+        DPOLossSettings(beta=0.0)
 
 
 def test_dtype_and_batch_are_preserved() -> None:

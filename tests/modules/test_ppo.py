@@ -122,3 +122,36 @@ def test_kill_during_rollout_and_ppo_epoch_resumes_with_finished_rollouts(
     module = run(ckpt=str(tmp_path / "checkpoints" / "last.ckpt"))
     assert module is not None and module.iteration == 2 and calls == []
     assert torch.equal(store.load(1, 1)["response_ids"], saved)
+
+
+def test_validate_and_test_score_held_out_prompts_without_updating(tiny_llava_dir, rl_prompts, tmp_path):
+    from lightning_csr.data.rlhf import RLPromptDataModule
+    from tests.trainer import quiet_trainer
+
+    module = ppo_module(tiny_llava_dir, tmp_path / "rollouts")
+    data = RLPromptDataModule(
+        str(rl_prompts), val_file=str(rl_prompts), test_file=str(rl_prompts), rollout_batch_size=4
+    )
+    trainer = quiet_trainer(default_root_dir=str(tmp_path))
+    validated = trainer.validate(module, datamodule=data)[0]
+    before = snapshot(module.policy)
+    torch.manual_seed(123)  # the evaluation seeds itself: the global stream does not matter
+    tested = trainer.test(module, datamodule=data)[0]
+    for key in ("rlhf_reward", "rm_score", "kl", "length", "ended"):
+        assert f"val/{key}" in validated and f"test/{key}" in tested
+    # same prompts: the same scores; nothing trained, nothing written to the rollout store
+    assert tested["test/rlhf_reward"] == pytest.approx(validated["val/rlhf_reward"], rel=1e-5)
+    assert all(torch.equal(before[n], v) for n, v in snapshot(module.policy).items())
+    assert module.iteration == 0 and not (tmp_path / "rollouts").exists()
+
+
+def test_evaluation_leaves_the_training_random_stream_alone(tiny_llava_dir, rl_prompts, tmp_path):
+    from lightning_csr.data.rlhf import RLPromptDataModule
+
+    module = ppo_module(tiny_llava_dir, tmp_path / "rollouts")
+    module.configure_model()
+    batch = next(iter(RLPromptDataModule(str(rl_prompts), test_file=str(rl_prompts)).test_dataloader()))
+    module.log_dict = lambda *args, **kwargs: None  # no trainer to log to
+    stream = torch.get_rng_state()
+    module.evaluate(batch, "test")
+    assert torch.equal(torch.get_rng_state(), stream)

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
-from lightning.fabric.utilities.exceptions import MisconfigurationException
 
 from lightning_csr.modules.components.reference import Reference
 from lightning_csr.modules.components.shared_adapters import REWARD, VALUE
 from tests.backbones.conftest import make_images
 from tests.modules.ppo_helpers import ppo_module
-from tests.trainer import quiet_trainer
 
 
 @pytest.mark.parametrize("mode", ["adapter_off", "ref_adapter"])
@@ -39,15 +37,3 @@ def test_ppo_reference_is_the_initial_policy_and_leaves_adapters_trainable(tiny_
     assert not any(f".{REWARD}." in n or ".ref." in n for n in trainable)
     torch.testing.assert_close(from_reference, base)
     assert not torch.allclose(moved, base, atol=1e-3)
-
-
-def test_ppo_refuses_validate_and_test(tiny_llava_dir, tmp_path):
-    module = ppo_module(tiny_llava_dir, tmp_path / "rollouts")
-    trainer = quiet_trainer()
-    loader = torch.utils.data.DataLoader([{"prompts": [], "images": []}], batch_size=None)
-    with pytest.raises(MisconfigurationException, match="validation_step"):
-        trainer.validate(module, dataloaders=loader)
-    with pytest.raises(MisconfigurationException, match="test_step"):
-        trainer.test(module, dataloaders=loader)
-    with pytest.raises(ValueError, match="trains only"):
-        module.model_step({"prompts": [], "images": []}, "val")

@@ -3,7 +3,7 @@
 import pytest
 
 from lightning_csr.rewards.calibrated import (
-    RewardConfig,
+    RewardSettings,
     calibrated_reward,
     path_score,
     score_sentences,
@@ -28,7 +28,7 @@ def test_calibrated_reward_and_sibling_ranks() -> None:
 
 def test_paper_mode_sums_calibrated_rewards() -> None:
     tree, ids = hand_tree(char_tokenizer())
-    config = RewardConfig(mode="paper", lam=0.9, rt_mode="sum_logp")
+    config = RewardSettings(mode="paper", lam=0.9, rt_mode="sum_logp")
     scores, paths = _paths(tree, ids, config)
     assert scores[ids["B2"]].reward == pytest.approx(0.9 * 40 + 0.1 * -0.1)
     assert paths["A"] == pytest.approx(17.7)
@@ -39,14 +39,14 @@ def test_paper_mode_sums_calibrated_rewards() -> None:
 
 def test_paper_mode_prod_uses_probabilities() -> None:
     tree, ids = hand_tree(char_tokenizer())
-    scores, _ = _paths(tree, ids, RewardConfig(mode="paper", lam=0.5, rt_mode="prod"))
+    scores, _ = _paths(tree, ids, RewardSettings(mode="paper", lam=0.5, rt_mode="prod"))
     assert scores[ids["A"]].r_text == pytest.approx(2.718281828**-3)
     assert scores[ids["A"]].reward == pytest.approx(0.5 * 20 + 0.5 * 2.718281828**-3)
 
 
 def test_code_mode_averages_sibling_ranks_over_k_plus_one() -> None:
     tree, ids = hand_tree(char_tokenizer())
-    config = RewardConfig.code(rt_mode="sum_logp")
+    config = RewardSettings.code(rt_mode="sum_logp")
     scores, paths = _paths(tree, ids, config)
     assert (scores[ids["C"]].rank_text, scores[ids["C"]].rank_image) == (1.0, 1.0)  # pruned siblings count
     assert (scores[ids["B"]].rank_text, scores[ids["B"]].rank_image) == pytest.approx((1 / 3, 1 / 3))
@@ -58,32 +58,32 @@ def test_code_mode_averages_sibling_ranks_over_k_plus_one() -> None:
 
 def test_config_validation() -> None:
     with pytest.raises(ValueError, match="mode"):
-        RewardConfig(mode="both")
+        RewardSettings(mode="both")
     with pytest.raises(ValueError, match="lam"):
-        RewardConfig(lam=1.5)
+        RewardSettings(lam=1.5)
 
 
 def test_paper_mode_mean_aggregate_is_length_neutral() -> None:
-    from lightning_csr.rewards.calibrated import RewardConfig, SentenceScore, path_score
+    from lightning_csr.rewards.calibrated import RewardSettings, SentenceScore, path_score
 
     short = [SentenceScore(r_text=0.5, r_image=20.0, reward=10.0)]
     long = short * 3
-    assert path_score(long, RewardConfig(aggregate="sum")) == 30.0
-    assert path_score(long, RewardConfig(aggregate="mean")) == path_score(
-        short, RewardConfig(aggregate="mean")
+    assert path_score(long, RewardSettings(aggregate="sum")) == 30.0
+    assert path_score(long, RewardSettings(aggregate="mean")) == path_score(
+        short, RewardSettings(aggregate="mean")
     )
 
 
 def test_tree_mean_baseline_centres_image_relevance() -> None:
     from types import SimpleNamespace
 
-    from lightning_csr.rewards.calibrated import RewardConfig, score_sentences
+    from lightning_csr.rewards.calibrated import RewardSettings, score_sentences
 
     root = SimpleNamespace(id=0, parent=None, has_content=False, token_logps=[])
     nodes = [root] + [
         SimpleNamespace(id=i, parent=root, has_content=True, token_logps=[-1.0]) for i in (1, 2, 3)
     ]
     r_image = {1: 10.0, 2: 20.0, 3: 30.0}
-    scores = score_sentences(nodes, r_image, RewardConfig(lam=1.0, image_baseline="tree_mean"))
+    scores = score_sentences(nodes, r_image, RewardSettings(lam=1.0, image_baseline="tree_mean"))
     assert [scores[i].r_image for i in (1, 2, 3)] == [-10.0, 0.0, 10.0]
     assert [scores[i].reward for i in (1, 2, 3)] == [-10.0, 0.0, 10.0]

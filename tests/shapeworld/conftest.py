@@ -8,25 +8,27 @@ import pytest
 from transformers import AutoProcessor, LlavaProcessor
 
 from lightning_csr.cli import main
-from lightning_csr.shapeworld import Scene, WorldConfig, build_processor, generate_scenes, world_corpus
+from lightning_csr.shapeworld import Scene, WorldSettings, build_processor, generate_scenes, world_corpus
 from lightning_csr.shapeworld.build.prepare import prepare
 from lightning_csr.shapeworld.build.settings import tiny_settings
 
 
 @pytest.fixture(scope="session")
-def world() -> WorldConfig:
+def world() -> WorldSettings:
     """The default world."""
-    return WorldConfig()
+    return WorldSettings()
 
 
 @pytest.fixture(scope="session")
-def scenes(world: WorldConfig) -> list[Scene]:
+def scenes(world: WorldSettings) -> list[Scene]:
     """Fifty training scenes."""
     return generate_scenes(world, 50, seed=0, split="train")
 
 
 @pytest.fixture(scope="session")
-def processor_dir(world: WorldConfig, scenes: list[Scene], tmp_path_factory: pytest.TempPathFactory) -> Path:
+def processor_dir(
+    world: WorldSettings, scenes: list[Scene], tmp_path_factory: pytest.TempPathFactory
+) -> Path:
     """A processor saved once per session."""
     out_dir = tmp_path_factory.mktemp("shapeworld_processor")
     build_processor(world, world_corpus(world, scenes), out_dir)

@@ -11,7 +11,7 @@ from lightning_csr.data.injection.base import (
     InjectionRequest,
     differs,
 )
-from lightning_csr.evaluation.judge import JudgeClient, JudgeConfig, JudgeError
+from lightning_csr.evaluation.judge import JudgeClient, JudgeError, JudgeSettings
 
 PROMPT_TEMPLATE = """You help build training data that teaches vision-language assistants not to hallucinate.
 Below is a question about an image and a CORRECT answer to it. Rewrite the answer so that it contains exactly \
@@ -80,7 +80,7 @@ class LLMInjector(HallucinationInjector):
             raise ValueError(f"num_edits must be >= 1, got {num_edits}")
         self.num_edits = num_edits
         self.client = client or JudgeClient(
-            JudgeConfig(
+            JudgeSettings(
                 base_url=base_url,
                 model=model,
                 api_key_env=api_key_env,

@@ -59,6 +59,15 @@ class RolloutCollector:
             parts.append(part)
         return merge_rollouts(parts, pad_id(self.module.backbone))
 
+    def sample(self, batch: dict[str, list]) -> dict[str, Any]:
+        """A scored rollout of a batch, sampled chunk by chunk and not stored (held-out prompts)."""
+        size = self.module.ppo.generation_batch_size
+        parts = [
+            self.sample_chunk(batch["prompts"][start : start + size], batch["images"][start : start + size])
+            for start in range(0, len(batch["prompts"]), size)
+        ]
+        return merge_rollouts(parts, pad_id(self.module.backbone))
+
     def producer(self, batch: dict[str, list]) -> tuple[str, dict[str, Any]]:
         """Digest of what makes this batch's rollout, with the weights (every adapter, heads) as they are now."""
         module = self.module

@@ -8,7 +8,7 @@ from typing import Any
 
 from rich.table import Table
 
-from lightning_csr.shapeworld import WorldConfig
+from lightning_csr.shapeworld import WorldSettings
 
 # (metric key, label) in display order; absent keys are left out
 VLM_ROWS = (
@@ -75,7 +75,7 @@ def numerics_lines(stamps: dict[str, Any], workers: int) -> list[str]:
 
 
 def card_markdown(
-    world: WorldConfig,
+    world: WorldSettings,
     settings: Any,
     stamps: dict[str, Any],
     seconds: float,

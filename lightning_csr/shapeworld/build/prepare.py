@@ -9,7 +9,7 @@ from typing import Any
 
 from lightning_csr.data.records import atomic_write_text
 from lightning_csr.data.sft import write_sft_records
-from lightning_csr.shapeworld import WorldConfig
+from lightning_csr.shapeworld import WorldSettings
 from lightning_csr.shapeworld.build.card import card_markdown
 from lightning_csr.shapeworld.build.kernel_pin import pin_key
 from lightning_csr.shapeworld.build.settings import PrepareSettings
@@ -27,7 +27,7 @@ from lightning_csr.shapeworld.world.tasks import (
 class Builder:
     """The stage bodies of `prepare`, sharing the output root, the world and the settings."""
 
-    def __init__(self, out: Path, world: WorldConfig, settings: PrepareSettings, progress: Any) -> None:
+    def __init__(self, out: Path, world: WorldSettings, settings: PrepareSettings, progress: Any) -> None:
         self.out, self.world, self.settings, self.progress = out, world, settings, progress
 
     def scenes(self, temp: Path) -> dict[str, Any]:
@@ -237,7 +237,7 @@ def model_jobs(settings: PrepareSettings, after_scenes: str, sft: str, processor
 def prepare(
     out: str | Path,
     settings: PrepareSettings | None = None,
-    world: WorldConfig | None = None,
+    world: WorldSettings | None = None,
     progress: Any = None,
     workers: int = 1,
 ) -> dict[str, Any]:
@@ -247,7 +247,7 @@ def prepare(
 
     out = Path(out)
     settings = settings or PrepareSettings()
-    world = world or WorldConfig()
+    world = world or WorldSettings()
     progress = progress or NullProgress()
     runner = StageRunner(out, progress.event)
     build = Builder(out, world, settings, progress)

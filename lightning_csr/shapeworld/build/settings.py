@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from lightning_csr.shapeworld.models.clip import CLIPSettings, CLIPSize
+from lightning_csr.shapeworld.models.clip import CLIPSettings, CLIPTrainingSettings
 from lightning_csr.shapeworld.models.vision_pretrain import VisionPretrainSettings
-from lightning_csr.shapeworld.models.vlm import SFTSettings, VLMSize
+from lightning_csr.shapeworld.models.vlm import SFTSettings, VLMSettings
 from lightning_csr.shapeworld.world.tasks import PRIOR_TEMPLATE
 
 
@@ -24,10 +24,10 @@ class PrepareSettings:
     n_val_scenes: int = 200
     n_test_scenes: int = 500
     seed: int = 0
-    vlm: VLMSize = field(default_factory=VLMSize)
+    vlm: VLMSettings = field(default_factory=VLMSettings)
     sft: SFTSettings = field(default_factory=SFTSettings)
-    clip_model: CLIPSize = field(default_factory=CLIPSize)
-    clip: CLIPSettings = field(default_factory=CLIPSettings)
+    clip_model: CLIPSettings = field(default_factory=CLIPSettings)
+    clip: CLIPTrainingSettings = field(default_factory=CLIPTrainingSettings)
     vision: VisionPretrainSettings = field(default_factory=VisionPretrainSettings)
     eval_batch_size: int = 64
     max_new_tokens: int = 64
@@ -54,9 +54,9 @@ def tiny_settings() -> PrepareSettings:
         n_prompt_scenes=4,
         n_val_scenes=4,
         n_test_scenes=6,
-        vlm=VLMSize(text_hidden=64, text_intermediate=128, text_layers=1, text_heads=2),
+        vlm=VLMSettings(text_hidden=64, text_intermediate=128, text_layers=1, text_heads=2),
         sft=SFTSettings(max_steps=3, batch_size=8),
-        clip_model=CLIPSize(
+        clip_model=CLIPSettings(
             vision_hidden=32,
             vision_intermediate=64,
             vision_layers=1,
@@ -66,7 +66,7 @@ def tiny_settings() -> PrepareSettings:
             heads=2,
             projection_dim=32,
         ),
-        clip=CLIPSettings(max_steps=3, batch_size=8),
+        clip=CLIPTrainingSettings(max_steps=3, batch_size=8),
         vision=VisionPretrainSettings(max_steps=3, batch_size=8, held_out=4),
         eval_batch_size=16,
         max_new_tokens=8,

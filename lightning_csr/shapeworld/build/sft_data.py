@@ -6,7 +6,7 @@ import random
 from collections.abc import Sequence
 
 from lightning_csr.data.sft import SFTRecord
-from lightning_csr.shapeworld import Scene, WorldConfig
+from lightning_csr.shapeworld import Scene, WorldSettings
 from lightning_csr.shapeworld.world.sampling import sample_colour
 from lightning_csr.shapeworld.world.scene import SceneObject
 from lightning_csr.shapeworld.world.tasks import (
@@ -27,7 +27,7 @@ def image_path(split: str, scene_id: str) -> str:
 
 
 def prior_additions(
-    scene: Scene, world: WorldConfig, rng: random.Random, rate: float
+    scene: Scene, world: WorldSettings, rng: random.Random, rate: float
 ) -> list[tuple[int, SceneObject]]:
     """What a noisy caption adds: for each object whose co-occurrence partner is missing from the image, with
     probability `rate`, (the object's index, the partner in a free cell, coloured by the colour prior).
@@ -52,7 +52,7 @@ def prior_additions(
 
 
 def noisy_description(
-    scene: Scene, world: WorldConfig, rng: random.Random, rate: float, template: str = PRIOR_TEMPLATE
+    scene: Scene, world: WorldSettings, rng: random.Random, rate: float, template: str = PRIOR_TEMPLATE
 ) -> str:
     """The reference description with each `prior_additions` object named, in `template`, right after the
     object that suggests it (as a caption that co-mentions what usually goes together)."""
@@ -64,7 +64,7 @@ def noisy_description(
 
 def sft_records(
     scenes: Sequence[Scene],
-    world: WorldConfig,
+    world: WorldSettings,
     split: str,
     seed: int = 0,
     yes_no_per_scene: int = 2,

@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Sequence
 
 from lightning_csr.shapeworld.comparison import run
-from lightning_csr.shapeworld.comparison.settings import METHODS, ComparisonConfig
+from lightning_csr.shapeworld.comparison.settings import METHODS, ComparisonSettings
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -20,7 +20,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str]) -> None:
     """Train and score every method from one ShapeWorld base; write a table and a chart."""
     args = _parser().parse_args(argv)
-    config = ComparisonConfig.load(args.config)
+    config = ComparisonSettings.load(args.config)
     if args.methods:
         config.methods = args.methods
     if args.out_dir:

@@ -29,12 +29,12 @@ def _parser() -> argparse.ArgumentParser:
 
 def scene_vocabulary(args: argparse.Namespace) -> InjectionVocabulary:
     """The world's vocabulary (`--world`, else the data's), with statistics over `--scenes` or the train scenes."""
-    from lightning_csr.shapeworld import Scene, WorldConfig
+    from lightning_csr.shapeworld import Scene, WorldSettings
     from lightning_csr.shapeworld.povid import world_vocabulary
     from lightning_csr.shapeworld.world.files import read_scenes
 
     root = Path(args.data)
-    world = WorldConfig.load(args.world or root / "world.json")
+    world = WorldSettings.load(args.world or root / "world.json")
     if args.scenes:
         lines = Path(args.scenes).read_text().splitlines()
         scenes = [Scene.from_dict(json.loads(line)) for line in lines if line.strip()]

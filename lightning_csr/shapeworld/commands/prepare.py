@@ -17,7 +17,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--scale", choices=("full", "tiny"), default="full", help="tiny: a few scenes and steps"
     )
-    parser.add_argument("--world", default=None, help="a WorldConfig JSON file (default: the default world)")
+    parser.add_argument(
+        "--world", default=None, help="a WorldSettings JSON file (default: the default world)"
+    )
     parser.add_argument("--seed", type=int, default=None, help="scene seed (default: the scale's)")
     parser.add_argument(
         "--threads",
@@ -37,12 +39,12 @@ def run_prepare(args: argparse.Namespace) -> None:
     from lightning_csr.shapeworld.build.cores import auto_threads
     from lightning_csr.shapeworld.build.prepare import prepare
     from lightning_csr.shapeworld.build.settings import SCALES
-    from lightning_csr.shapeworld.world.config import WorldConfig
+    from lightning_csr.shapeworld.world.settings import WorldSettings
 
     settings = SCALES[args.scale]()
     if args.seed is not None:
         settings.seed = args.seed
-    world = WorldConfig() if args.world is None else WorldConfig.load(args.world)
+    world = WorldSettings() if args.world is None else WorldSettings.load(args.world)
     workers = args.threads or auto_threads()
     if args.quiet:
         prepare(args.out, settings, world, NullProgress(), workers)

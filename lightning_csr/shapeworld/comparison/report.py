@@ -57,7 +57,7 @@ def bar_chart(rows: Sequence[dict[str, Any]], path: Path) -> None:
 
 
 def evaluate(model: Any, backbone: Any, config: Any) -> dict[str, float]:
-    from lightning_csr.shapeworld import WorldConfig
+    from lightning_csr.shapeworld import WorldSettings
     from lightning_csr.shapeworld.build.prepare import load_images, read_scenes
     from lightning_csr.shapeworld.evaluation.metrics import evaluate_shapeworld
 
@@ -66,7 +66,7 @@ def evaluate(model: Any, backbone: Any, config: Any) -> dict[str, float]:
     result = evaluate_shapeworld(
         model,
         backbone,
-        WorldConfig.load(root / "world.json"),
+        WorldSettings.load(root / "world.json"),
         scenes,
         batch_size=config.eval_batch_size,
         max_new_tokens=config.max_new_tokens,

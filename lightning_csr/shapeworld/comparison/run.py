@@ -17,22 +17,22 @@ from typing import Any
 
 from lightning_csr.data.records import atomic_write_text
 from lightning_csr.shapeworld.comparison.report import bar_chart, evaluate, markdown_table
-from lightning_csr.shapeworld.comparison.settings import METHODS, ComparisonConfig
+from lightning_csr.shapeworld.comparison.settings import METHODS, ComparisonSettings
 from lightning_csr.shapeworld.comparison.training import train_method
 
-__all__ = ["METHODS", "ComparisonConfig", "compare", "make_pairs", "run_method"]
+__all__ = ["METHODS", "ComparisonSettings", "compare", "make_pairs", "run_method"]
 
 
-def make_pairs(config: ComparisonConfig, out: Path) -> Path:
+def make_pairs(config: ComparisonSettings, out: Path) -> Path:
     """Ground truth vs rule-injected descriptions for the first `num_prompts` prompts."""
     from lightning_csr.data.injection import RuleBasedInjector, inject_pairs
     from lightning_csr.data.records import write_records
-    from lightning_csr.shapeworld import WorldConfig
+    from lightning_csr.shapeworld import WorldSettings
     from lightning_csr.shapeworld.povid import shapeworld_answers, world_vocabulary
     from lightning_csr.shapeworld.world.files import read_scenes
 
     root = Path(config.data_dir)
-    vocabulary = world_vocabulary(WorldConfig.load(root / "world.json"), read_scenes(root, "train"))
+    vocabulary = world_vocabulary(WorldSettings.load(root / "world.json"), read_scenes(root, "train"))
     injector = RuleBasedInjector(vocabulary, config.num_edits, seed=config.seed)
     answers = shapeworld_answers(root, "train", config.seed)[: config.num_prompts]
     pairs, failed = inject_pairs(answers, injector, "rule")
@@ -42,7 +42,7 @@ def make_pairs(config: ComparisonConfig, out: Path) -> Path:
     return path
 
 
-def run_method(method: str, config: ComparisonConfig, pairs: Path, out: Path) -> dict[str, Any]:
+def run_method(method: str, config: ComparisonSettings, pairs: Path, out: Path) -> dict[str, Any]:
     """Train one method (timed), evaluate it, and return its row."""
     from lightning_csr.backbones import LlavaBackbone
 
@@ -59,7 +59,7 @@ def run_method(method: str, config: ComparisonConfig, pairs: Path, out: Path) ->
     return {"method": method, "train_s": train_s, "eval_s": time.perf_counter() - start, "metrics": metrics}
 
 
-def compare(config: ComparisonConfig) -> list[dict[str, Any]]:
+def compare(config: ComparisonSettings) -> list[dict[str, Any]]:
     """Train and evaluate every method; write results.json, table.md and methods.png under `out_dir`."""
     out = Path(config.out_dir)
     out.mkdir(parents=True, exist_ok=True)

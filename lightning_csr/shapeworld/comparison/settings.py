@@ -13,7 +13,7 @@ CONFIG_OF_METHOD = {"dpo": "dpo", "povid": "povid", "tpo": "tpo", "tpo_detached"
 
 
 @dataclass
-class ComparisonConfig:
+class ComparisonSettings:
     """What `compare` runs; paths are relative to the working directory."""
 
     data_dir: str = "data/shapeworld"
@@ -53,7 +53,7 @@ class ComparisonConfig:
             )
 
     @classmethod
-    def load(cls, path: str | Path) -> ComparisonConfig:
+    def load(cls, path: str | Path) -> ComparisonSettings:
         """Read a comparison YAML; an unknown key is an error naming it and the known ones."""
         values = yaml.safe_load(Path(path).read_text()) or {}
         unknown = sorted(set(values) - {f.name for f in fields(cls)})

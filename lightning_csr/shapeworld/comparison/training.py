@@ -7,10 +7,10 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from lightning_csr.shapeworld.comparison.settings import CONFIG_OF_METHOD, ComparisonConfig
+from lightning_csr.shapeworld.comparison.settings import CONFIG_OF_METHOD, ComparisonSettings
 
 
-def shared_arguments(method: str, config: ComparisonConfig, out: Path) -> list[str]:
+def shared_arguments(method: str, config: ComparisonSettings, out: Path) -> list[str]:
     """What every method shares: its config under the quiet trainer, seed, epochs, base model, LoRA, LR, beta."""
     lora = {"r": config.lora_r, "alpha": config.lora_alpha, "dropout": 0.0}
     return [
@@ -31,7 +31,7 @@ def shared_arguments(method: str, config: ComparisonConfig, out: Path) -> list[s
     ]
 
 
-def pair_arguments(method: str, config: ComparisonConfig, pairs: Path) -> list[str]:
+def pair_arguments(method: str, config: ComparisonSettings, pairs: Path) -> list[str]:
     """DPO, POVID and TPO: the comparison's pair file and no callbacks (`compare` evaluates afterwards)."""
     args = [
         "--trainer.callbacks=[]",
@@ -59,7 +59,7 @@ def pair_arguments(method: str, config: ComparisonConfig, pairs: Path) -> list[s
     ]
 
 
-def csr_arguments(config: ComparisonConfig) -> list[str]:
+def csr_arguments(config: ComparisonSettings) -> list[str]:
     """CSR writes its own pairs each iteration from the first `num_prompts` prompts: regenerate -> sync."""
     data = Path(config.data_dir)
     regenerate = {
@@ -75,15 +75,15 @@ def csr_arguments(config: ComparisonConfig) -> list[str]:
     return [f"--trainer.callbacks={json.dumps(chain)}", f"--model.init_args.clip_model={data / 'clip'}"]
 
 
-def method_arguments(method: str, config: ComparisonConfig, pairs: Path, out: Path) -> list[str]:
+def method_arguments(method: str, config: ComparisonSettings, pairs: Path, out: Path) -> list[str]:
     """The LightningCLI arguments that train `method` for the comparison."""
     extra = csr_arguments(config) if method == "csr" else pair_arguments(method, config, pairs)
     return [*shared_arguments(method, config, out), *extra]
 
 
-def train_method(method: str, config: ComparisonConfig, pairs: Path, out: Path) -> Any:
+def train_method(method: str, config: ComparisonSettings, pairs: Path, out: Path) -> Any:
     """Fit `method` as `lightning-csr fit` does (its resolved config lands in `<out>/<method>/config.yaml`)."""
-    from lightning_csr.commands.lightning import CSRCli
+    from lightning_csr.run_config import CSRCli
 
     with warnings.catch_warnings():
         # LightningCLI's note that the process has command-line arguments of its own (those of `compare`)

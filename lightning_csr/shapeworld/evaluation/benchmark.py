@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from lightning_csr.evaluation.benchmarks import Benchmark, BenchmarkOptions, register_benchmark
+from lightning_csr.evaluation.benchmarks import Benchmark, BenchmarkOptions
 from lightning_csr.evaluation.cached_generation import CachedGenerator, Request
 from lightning_csr.evaluation.standard_benchmarks import top_hallucinated
-from lightning_csr.shapeworld import WorldConfig
+from lightning_csr.shapeworld import WorldSettings
 from lightning_csr.shapeworld.evaluation.mmhal import mmhal_questions, rate_replies, score_mmhal
 from lightning_csr.shapeworld.evaluation.outputs import score_shapeworld, shapeworld_requests
 from lightning_csr.shapeworld.world.files import load_images, read_scenes
@@ -23,7 +23,7 @@ def run_shapeworld(options: BenchmarkOptions, generate: CachedGenerator) -> dict
         raise FileNotFoundError(
             f"{root / 'world.json'} not found: run `lightning-csr shapeworld prepare --out {root}`"
         )
-    world = WorldConfig.load(root / "world.json")
+    world = WorldSettings.load(root / "world.json")
     scenes = read_scenes(root, options.split)[: options.num_items or DEFAULT_SCENES]
     images = load_images(root, options.split, scenes)
     requests, pope, attributes = shapeworld_requests(
@@ -49,8 +49,3 @@ SHAPEWORLD_BENCHMARK = Benchmark(
     options=("data", "split", "answer_tokens"),
     num_items_flag="--num-scenes",
 )
-
-
-def register_shapeworld_benchmark() -> None:
-    """Make `shapeworld` a benchmark of `lightning-csr evaluate` and `EvaluationCallback`."""
-    register_benchmark("shapeworld", SHAPEWORLD_BENCHMARK)

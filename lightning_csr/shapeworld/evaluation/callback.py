@@ -50,13 +50,13 @@ class ShapeWorldEvalCallback(IterationEvaluator):
         self._scenes = None
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
-        from lightning_csr.shapeworld import WorldConfig
+        from lightning_csr.shapeworld import WorldSettings
         from lightning_csr.shapeworld.build.prepare import load_images, read_scenes
 
         super().setup(trainer, pl_module, stage)
         if self.run_dir is None:
             self.run_dir = Path(trainer.default_root_dir)
-        self.world = WorldConfig.load(self.data_dir / "world.json")
+        self.world = WorldSettings.load(self.data_dir / "world.json")
         scenes = read_scenes(self.data_dir, self.split)[: self.num_scenes]
         self._scenes = scenes
         self._images = load_images(self.data_dir, self.split, scenes)

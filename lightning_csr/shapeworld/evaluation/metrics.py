@@ -12,7 +12,7 @@ from PIL import Image
 from lightning_csr.backbones.base import Backbone
 from lightning_csr.evaluation.metrics import AttributeErrorMetric, CHAIRMetric, POPEMetric
 from lightning_csr.generation.greedy import Progress, generate_answers
-from lightning_csr.shapeworld import Scene, WorldConfig
+from lightning_csr.shapeworld import Scene, WorldSettings
 from lightning_csr.shapeworld.world.render import render_scene
 from lightning_csr.shapeworld.world.tasks import (
     DESCRIPTION_PROMPTS,
@@ -23,7 +23,7 @@ from lightning_csr.shapeworld.world.tasks import (
 
 
 def shapeworld_questions(
-    world: WorldConfig, scenes: Sequence[Scene], seed: int = 0, pope_per_scene: int = 3
+    world: WorldSettings, scenes: Sequence[Scene], seed: int = 0, pope_per_scene: int = 3
 ) -> tuple[list[dict], list[dict]]:
     """The POPE questions (all splits) and the attribute questions asked of these scenes."""
     rng = random.Random(f"attributes:{seed}")
@@ -34,7 +34,7 @@ def shapeworld_questions(
 def evaluate_shapeworld(
     model: torch.nn.Module,
     backbone: Backbone,
-    world: WorldConfig,
+    world: WorldSettings,
     scenes: Sequence[Scene],
     batch_size: int = 32,
     max_new_tokens: int = 64,

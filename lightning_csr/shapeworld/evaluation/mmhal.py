@@ -25,7 +25,7 @@ from typing import Any
 from lightning_csr.evaluation.answers import parse_yes_no
 from lightning_csr.shapeworld import (
     Scene,
-    WorldConfig,
+    WorldSettings,
     attribute_questions,
     mentioned_shapes,
     parse_attribute,
@@ -58,7 +58,7 @@ def parse_count(text: str) -> int | None:
     return int(word) if word.isdigit() else NUMBERS[word]
 
 
-def scene_questions(scene: Scene, world: WorldConfig, rng: random.Random, pairs: Counter) -> list[dict]:
+def scene_questions(scene: Scene, world: WorldSettings, rng: random.Random, pairs: Counter) -> list[dict]:
     """At most one question per category for a scene."""
     questions = []
     attributes = attribute_questions(scene, rng)
@@ -92,14 +92,14 @@ def scene_questions(scene: Scene, world: WorldConfig, rng: random.Random, pairs:
     return [{**q, "scene_id": scene.id} for q in questions]
 
 
-def mmhal_questions(scenes: Sequence[Scene], world: WorldConfig, seed: int = 0) -> list[dict]:
+def mmhal_questions(scenes: Sequence[Scene], world: WorldSettings, seed: int = 0) -> list[dict]:
     """The stand-in benchmark's questions over these scenes (deterministic in the seed)."""
     rng = random.Random(f"mmhal:{seed}")
     pairs = co_occurrence_counts(scenes)
     return [q for scene in scenes for q in scene_questions(scene, world, rng, pairs)]
 
 
-def rate_answer(question: dict, reply: str, scene: Scene, world: WorldConfig) -> dict[str, Any]:
+def rate_answer(question: dict, reply: str, scene: Scene, world: WorldSettings) -> dict[str, Any]:
     """Correctness, hallucination and the MMHal-style rating of one reply."""
     category = question["category"]
     if category == "attribute":
@@ -132,7 +132,7 @@ def score_mmhal(rated: Sequence[dict]) -> dict[str, float]:
 
 
 def rate_replies(
-    questions: Sequence[dict], replies: Sequence[str], scenes: Sequence[Scene], world: WorldConfig
+    questions: Sequence[dict], replies: Sequence[str], scenes: Sequence[Scene], world: WorldSettings
 ) -> list[dict[str, Any]]:
     """Each question with its reply and `rate_answer`'s verdict against its scene."""
     by_id = {scene.id: scene for scene in scenes}

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from lightning_csr.evaluation.model_files import PROCESSOR_FILES, WEIGHT_FILES, ModelDirError
-from lightning_csr.shapeworld import WorldConfig
+from lightning_csr.shapeworld import WorldSettings
 
 # config.json model_type -> backbone family for VLMs
 VLM_FAMILIES = {
@@ -50,7 +50,7 @@ def model_kind(model_dir: str | Path) -> str:
     return VLM_FAMILIES[model_type]
 
 
-def _test_data(data_root: Path, n_scenes: int | None) -> tuple[WorldConfig, list, list]:
+def _test_data(data_root: Path, n_scenes: int | None) -> tuple[WorldSettings, list, list]:
     from lightning_csr.shapeworld.world.files import load_images, read_scenes
 
     world_file = data_root / "world.json"
@@ -58,7 +58,7 @@ def _test_data(data_root: Path, n_scenes: int | None) -> tuple[WorldConfig, list
         raise FileNotFoundError(
             f"{world_file} not found: run `lightning-csr shapeworld prepare --out {data_root}` first"
         )
-    world = WorldConfig.load(world_file)
+    world = WorldSettings.load(world_file)
     scenes = read_scenes(data_root, "test")[:n_scenes]
     return world, scenes, load_images(data_root, "test", scenes)
 
@@ -94,7 +94,7 @@ def evaluate_vlm_dir(
     return result
 
 
-def _n_generations(world: WorldConfig, scenes: list) -> int:
+def _n_generations(world: WorldSettings, scenes: list) -> int:
     from lightning_csr.shapeworld.evaluation.metrics import shapeworld_questions
 
     pope, attributes = shapeworld_questions(world, scenes)

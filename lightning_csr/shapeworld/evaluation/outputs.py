@@ -13,7 +13,7 @@ from PIL import Image
 
 from lightning_csr.evaluation.answers import parse_yes_no
 from lightning_csr.evaluation.cached_generation import Request
-from lightning_csr.shapeworld import Scene, WorldConfig
+from lightning_csr.shapeworld import Scene, WorldSettings
 from lightning_csr.shapeworld.evaluation.metrics import score_outputs, shapeworld_questions
 from lightning_csr.shapeworld.world.parsing import mentioned_shapes, parse_attribute
 from lightning_csr.shapeworld.world.tasks import DESCRIPTION_PROMPTS
@@ -30,7 +30,7 @@ def question_key(scene_id: str, question: str) -> str:
 
 
 def shapeworld_requests(
-    world: WorldConfig,
+    world: WorldSettings,
     scenes: Sequence[Scene],
     images: Sequence[Image.Image],
     max_new_tokens: int = 64,
@@ -51,7 +51,7 @@ def shapeworld_requests(
 
 
 def score_shapeworld(
-    world: WorldConfig,
+    world: WorldSettings,
     scenes: Sequence[Scene],
     answers: Mapping[str, str],
     pope: Sequence[dict],

@@ -24,7 +24,7 @@ from transformers import (
     PreTrainedTokenizerFast,
 )
 
-from lightning_csr.shapeworld import Scene, SceneObject, WorldConfig
+from lightning_csr.shapeworld import Scene, SceneObject, WorldSettings
 from lightning_csr.shapeworld.world.tokenizer import BOS, PAD, UNK
 
 END_OF_TEXT = "<|endoftext|>"
@@ -33,7 +33,7 @@ _SENTENCES = ("There is a {phrase} in the image.", "The image shows a {phrase}."
 
 
 @dataclass
-class CLIPSize:
+class CLIPSettings:
     """Widths and depths of the tiny CLIP (patch size must divide the world's image size)."""
 
     patch_size: int = 16
@@ -49,7 +49,7 @@ class CLIPSize:
 
 
 @dataclass
-class CLIPSettings:
+class CLIPTrainingSettings:
     """How long and how hard the CLIP is trained."""
 
     max_steps: int = 400
@@ -60,7 +60,7 @@ class CLIPSettings:
 
 
 def build_clip_processor(
-    llava_tokenizer: PreTrainedTokenizerFast, world: WorldConfig, out_dir: str | Path
+    llava_tokenizer: PreTrainedTokenizerFast, world: WorldSettings, out_dir: str | Path
 ) -> CLIPProcessor:
     """The world's word-level vocabulary with an end-of-text token (highest id) appended, as a CLIPProcessor."""
     backend = Tokenizer.from_str(llava_tokenizer.backend_tokenizer.to_str())
@@ -85,9 +85,11 @@ def build_clip_processor(
     return AutoProcessor.from_pretrained(str(out_dir))
 
 
-def clip_config(processor: CLIPProcessor, world: WorldConfig, size: CLIPSize | None = None) -> CLIPConfig:
+def clip_config(
+    processor: CLIPProcessor, world: WorldSettings, size: CLIPSettings | None = None
+) -> CLIPConfig:
     """A CLIPConfig matching the processor's vocabulary and the world's image size."""
-    size = size or CLIPSize()
+    size = size or CLIPSettings()
     tokenizer = processor.tokenizer
     text = {
         "vocab_size": len(tokenizer),
@@ -140,7 +142,7 @@ def train_clip(
     processor: CLIPProcessor,
     scenes: Sequence[Scene],
     images: Sequence[Image.Image],
-    settings: CLIPSettings,
+    settings: CLIPTrainingSettings,
     progress: Any = None,
 ) -> dict[str, Any]:
     """Contrastive training on (image, sentence about one of its objects) pairs; returns timing and loss."""
@@ -180,7 +182,11 @@ def train_clip(
 
 @torch.no_grad()
 def presence_scores(
-    model: CLIPModel, processor: Any, world: WorldConfig, images: Sequence[Image.Image], batch_size: int = 256
+    model: CLIPModel,
+    processor: Any,
+    world: WorldSettings,
+    images: Sequence[Image.Image],
+    batch_size: int = 256,
 ) -> torch.Tensor:
     """[images, shapes] image-text logits for "There is a {shape} in the image." (world.shapes order)."""
     sentences = [PRESENCE_TEMPLATE.format(shape=shape) for shape in world.shapes]
@@ -196,7 +202,7 @@ def presence_scores(
 def clip_auc(
     model: CLIPModel,
     processor: Any,
-    world: WorldConfig,
+    world: WorldSettings,
     scenes: Sequence[Scene],
     images: Sequence[Image.Image],
 ) -> dict[str, float]:

@@ -16,8 +16,8 @@ from typing import Any
 import torch
 from transformers import CLIPVisionConfig, CLIPVisionModel
 
-from lightning_csr.shapeworld.world.config import WorldConfig
 from lightning_csr.shapeworld.world.scene import Scene
+from lightning_csr.shapeworld.world.settings import WorldSettings
 
 
 @dataclass
@@ -32,7 +32,7 @@ class VisionPretrainSettings:
     seed: int = 0
 
 
-def patch_labels(scene: Scene, world: WorldConfig, patch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+def patch_labels(scene: Scene, world: WorldSettings, patch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Per patch (row-major): shape index + 1 and colour index + 1 of the object whose bbox overlaps the patch
     most, if that overlap covers at least a quarter of the patch or of the object; else 0 (background)."""
     side = world.image_size // patch_size
@@ -60,7 +60,7 @@ def pretrain_vision(
     config: CLIPVisionConfig,
     pixels: torch.Tensor,
     scenes: Sequence[Scene],
-    world: WorldConfig,
+    world: WorldSettings,
     settings: VisionPretrainSettings,
     progress: Any = None,
 ) -> tuple[CLIPVisionModel, dict[str, Any]]:

@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from lightning_csr.shapeworld.models.clip import CLIPSize
+from lightning_csr.shapeworld.models.clip import CLIPSettings
 from lightning_csr.shapeworld.world.tokenizer import ProcessorSpec
 
 CONFIGS = Path(__file__).resolve().parents[3] / "configs"  # the repository's configs/ (next to the package)
@@ -23,9 +23,9 @@ QUIET_TRAINER = CONFIGS / "trainer" / "quiet.yaml"
 
 
 @dataclass
-class VLMSize:
+class VLMSettings:
     """Widths and depths of the tiny LLaVA's language model; its linear dims are multiples of 64 so
-    bitsandbytes 4-bit works. The vision tower is the tiny CLIP's (`CLIPSize`)."""
+    bitsandbytes 4-bit works. The vision tower is the tiny CLIP's (`CLIPSettings`)."""
 
     text_hidden: int = 128
     text_intermediate: int = 256
@@ -35,9 +35,9 @@ class VLMSize:
 
     def __post_init__(self) -> None:
         if self.text_hidden % 64 or self.text_intermediate % 64:
-            raise ValueError("VLMSize: text_hidden and text_intermediate must be multiples of 64 (4-bit)")
+            raise ValueError("VLMSettings: text_hidden and text_intermediate must be multiples of 64 (4-bit)")
         if self.text_hidden % self.text_heads:
-            raise ValueError("VLMSize: text_hidden must be divisible by text_heads")
+            raise ValueError("VLMSettings: text_hidden must be divisible by text_heads")
 
 
 @dataclass
@@ -56,11 +56,11 @@ class SFTSettings:
 
 
 def base_vlm_config(
-    spec: ProcessorSpec, size: VLMSize | None = None, vision: CLIPSize | None = None
+    spec: ProcessorSpec, size: VLMSettings | None = None, vision: CLIPSettings | None = None
 ) -> dict[str, Any]:
     """A `LlavaConfig` as a plain dict (what `LlavaBackbone(config=...)` and sft.yaml take); the vision
     tower has the tiny CLIP's shape so it can start from the trained CLIP."""
-    size, vision = size or VLMSize(), vision or CLIPSize()
+    size, vision = size or VLMSettings(), vision or CLIPSettings()
     if vision.patch_size != spec.patch_size:
         raise ValueError(f"CLIP patch size {vision.patch_size} != processor patch size {spec.patch_size}")
     vocab = int(math.ceil(spec.vocab_size / 64) * 64)
@@ -153,7 +153,7 @@ def train_base_vlm(
 ) -> dict[str, Any]:
     """Train the base VLM by SFT on `<data_root>/sft/train.jsonl` (frozen vision tower from `vision_init`, a
     CLIP or CLIP-vision directory, when given) through LightningCLI, and save model + processor to `out_dir`."""
-    from lightning_csr.commands.lightning import CSRCli
+    from lightning_csr.run_config import CSRCli
 
     for name in ("lightning.pytorch", "lightning.fabric"):
         logging.getLogger(name).setLevel(logging.WARNING)

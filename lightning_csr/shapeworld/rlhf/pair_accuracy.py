@@ -21,13 +21,13 @@ from lightning_csr.data.preference_dataset import PreferenceDataset
 from lightning_csr.data.records import PreferenceRecord, read_records
 from lightning_csr.data.rlhf import RewardPairCollator
 from lightning_csr.rewards.reward_model import read_reward_model, reward_scores
-from lightning_csr.shapeworld import Scene, WorldConfig, mentioned_shapes
+from lightning_csr.shapeworld import Scene, WorldSettings, mentioned_shapes
 from lightning_csr.shapeworld.build.prepare import read_scenes
 
 KINDS = ("prior", "other", "recall")
 
 
-def pair_kind(record: PreferenceRecord, scene: Scene, world: WorldConfig) -> str:
+def pair_kind(record: PreferenceRecord, scene: Scene, world: WorldSettings) -> str:
     """What separates the pair's answers: a prior-driven hallucination, another one, or recall alone."""
     truth = scene.shapes
     chosen = mentioned_shapes(record.chosen, world) - truth
@@ -76,7 +76,7 @@ def pair_accuracy(
     from lightning_csr.backbones import LlavaBackbone
 
     root = Path(data)
-    world = WorldConfig.load(root / "world.json")
+    world = WorldSettings.load(root / "world.json")
     splits = sorted(path.stem for path in (root / "scenes").glob("*.jsonl"))
     scenes = {s.id: s for split in splits for s in read_scenes(root, split)}
     records = read_records(pairs).records

@@ -18,14 +18,14 @@ from pathlib import Path
 import torch
 
 from lightning_csr.data.records import PreferenceRecord, atomic_write_text, write_records
-from lightning_csr.shapeworld import Scene, WorldConfig, describe, mentioned_shapes, position_phrase
+from lightning_csr.shapeworld import Scene, WorldSettings, describe, mentioned_shapes, position_phrase
 from lightning_csr.shapeworld.build.prepare import read_scenes
 from lightning_csr.shapeworld.build.sft_data import image_path
 from lightning_csr.shapeworld.world.scene import SceneObject
 from lightning_csr.shapeworld.world.tasks import DESCRIPTION_PROMPTS, object_phrase
 
 
-def scene_facts(scene: Scene, world: WorldConfig) -> list[str]:
+def scene_facts(scene: Scene, world: WorldSettings) -> list[str]:
     """Ground-truth facts: one sentence per object ("There is a large red star in the top left.")."""
     return [f"There is a {object_phrase(o)} {position_phrase(o.cell, world.grid)}." for o in scene.objects]
 
@@ -34,7 +34,7 @@ def _with_objects(scene: Scene, objects: Sequence[SceneObject]) -> Scene:
     return Scene(scene.id, tuple(sorted(objects, key=lambda o: o.cell)))
 
 
-def corruptions(scene: Scene, world: WorldConfig, rng: random.Random) -> list[Scene]:
+def corruptions(scene: Scene, world: WorldSettings, rng: random.Random) -> list[Scene]:
     """Scenes one object-level edit away: a shape swapped, an absent object added, an object dropped."""
     absent = [s for s in world.shapes if s not in scene.shapes]
     objects = list(scene.objects)
@@ -65,7 +65,7 @@ def corruptions(scene: Scene, world: WorldConfig, rng: random.Random) -> list[Sc
     return edited
 
 
-def answer_quality(text: str, scene: Scene, world: WorldConfig) -> tuple[int, float]:
+def answer_quality(text: str, scene: Scene, world: WorldSettings) -> tuple[int, float]:
     """(−hallucinated objects, recall): larger is better, compared lexicographically."""
     mentioned = mentioned_shapes(text, world)
     truth = scene.shapes
@@ -74,7 +74,7 @@ def answer_quality(text: str, scene: Scene, world: WorldConfig) -> tuple[int, fl
 
 def scene_pairs(
     scene: Scene,
-    world: WorldConfig,
+    world: WorldSettings,
     split: str,
     rng: random.Random,
     samples: Sequence[str] = (),
@@ -141,7 +141,7 @@ def write_rm_data(
 ) -> dict[str, int]:
     """`<out>/train.jsonl` (prompt scenes, never used for SFT) and `<out>/val.jsonl` (val scenes)."""
     root, out = Path(root), Path(out)
-    world = WorldConfig.load(root / "world.json")
+    world = WorldSettings.load(root / "world.json")
     prompt_ids = [
         json.loads(line)["id"] for line in (root / "prompts" / "train.jsonl").read_text().splitlines() if line
     ]
@@ -169,7 +169,7 @@ def write_rm_data(
 def write_ppo_prompts(root: str | Path, out: str | Path, skip: int = 0, limit: int | None = None) -> int:
     """PPO prompts (`prompts/train.jsonl` after the first `skip`) with their scenes' facts."""
     root = Path(root)
-    world = WorldConfig.load(root / "world.json")
+    world = WorldSettings.load(root / "world.json")
     by_id = {s.id: s for s in read_scenes(root, "train")}
     rows = [json.loads(line) for line in (root / "prompts" / "train.jsonl").read_text().splitlines() if line]
     rows = rows[skip : None if limit is None else skip + limit]

@@ -9,7 +9,7 @@ from typing import Any
 
 from PIL import Image
 
-from lightning_csr.shapeworld import Scene, WorldConfig
+from lightning_csr.shapeworld import Scene, WorldSettings
 from lightning_csr.shapeworld.build.sft_data import image_path
 from lightning_csr.shapeworld.world.tasks import co_occurrence_counts, shape_counts
 
@@ -36,7 +36,7 @@ def load_images(root: Path, split: str, scenes: list[Scene]) -> list[Image.Image
     return images
 
 
-def world_statistics(world: WorldConfig, scenes: list[Scene]) -> dict[str, Any]:
+def world_statistics(world: WorldSettings, scenes: list[Scene]) -> dict[str, Any]:
     """Shape, colour and pair frequencies and object-count histogram of the training scenes."""
     pairs = co_occurrence_counts(scenes)
     return {

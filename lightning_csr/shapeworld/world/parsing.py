@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from lightning_csr.shapeworld.world.config import WorldConfig
+from lightning_csr.shapeworld.world.settings import WorldSettings
 
 # surface word (singular or plural) -> canonical shape
 SHAPE_SYNONYMS: dict[str, str] = {
@@ -53,24 +53,24 @@ def singular(word: str) -> str:
     return word
 
 
-def shape_of(word: str, world: WorldConfig) -> str | None:
+def shape_of(word: str, world: WorldSettings) -> str | None:
     """Canonical shape a word names in this world, else None."""
     shape = SHAPE_SYNONYMS.get(singular(word))
     return shape if shape in world.shapes else None
 
 
-def colour_of(word: str, world: WorldConfig) -> str | None:
+def colour_of(word: str, world: WorldSettings) -> str | None:
     """Canonical colour a word names in this world (accepts 'color' spellings), else None."""
     colour = COLOUR_SYNONYMS.get(word, word)
     return colour if colour in world.colours else None
 
 
-def mentioned_shapes(text: str, world: WorldConfig) -> set[str]:
+def mentioned_shapes(text: str, world: WorldSettings) -> set[str]:
     """Shapes a text mentions, synonyms and plurals mapped to canonical names."""
     return {shape for word in words(text) if (shape := shape_of(word, world)) is not None}
 
 
-def mentioned_attributes(text: str, world: WorldConfig) -> set[tuple[str, str, str]]:
+def mentioned_attributes(text: str, world: WorldSettings) -> set[tuple[str, str, str]]:
     """(shape, attribute kind, value) triples for adjectives right before a shape ("large red star")."""
     found: set[tuple[str, str, str]] = set()
     tokens = words(text)
@@ -88,7 +88,7 @@ def mentioned_attributes(text: str, world: WorldConfig) -> set[tuple[str, str, s
     return found
 
 
-def parse_attribute(text: str, kind: str, world: WorldConfig) -> str | None:
+def parse_attribute(text: str, kind: str, world: WorldSettings) -> str | None:
     """The single colour or size value an answer gives; None when it gives none or several."""
     values = set()
     for word in words(text):

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 from PIL import Image, ImageDraw
 
-from lightning_csr.shapeworld.world.config import PALETTE, Scene, SceneObject, WorldConfig
+from lightning_csr.shapeworld.world.settings import PALETTE, Scene, SceneObject, WorldSettings
 
 BACKGROUND_GREY = 228
 Box = tuple[float, float, float, float]
@@ -99,7 +99,7 @@ SHAPE_PAINTERS: dict[str, Callable[[ImageDraw.ImageDraw, Box, tuple[int, int, in
 }
 
 
-def _background(scene: Scene, world: WorldConfig) -> Image.Image:
+def _background(scene: Scene, world: WorldSettings) -> Image.Image:
     """Plain light grey, or light grey with seeded noise and faint diagonal stripes."""
     size = world.image_size
     if world.background == "plain":
@@ -120,7 +120,7 @@ def draw_object(draw: ImageDraw.ImageDraw, obj: SceneObject) -> None:
     SHAPE_PAINTERS[obj.shape](draw, (left, top, right - 1, bottom - 1), PALETTE[obj.colour])
 
 
-def render_scene(scene: Scene, world: WorldConfig) -> Image.Image:
+def render_scene(scene: Scene, world: WorldSettings) -> Image.Image:
     """The scene as an RGB image of world.image_size pixels; identical input gives identical bytes."""
     image = _background(scene, world)
     draw = ImageDraw.Draw(image)

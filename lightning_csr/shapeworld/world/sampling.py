@@ -6,7 +6,7 @@ import hashlib
 import math
 import random
 
-from lightning_csr.shapeworld.world.config import Scene, SceneObject, WorldConfig
+from lightning_csr.shapeworld.world.settings import Scene, SceneObject, WorldSettings
 
 SPLIT_BUCKETS: dict[str, range] = {"train": range(0, 8), "val": range(8, 9), "test": range(9, 10)}
 _MAX_ATTEMPTS = 1000
@@ -18,12 +18,12 @@ def split_of(scene: Scene) -> str:
     return next(name for name, buckets in SPLIT_BUCKETS.items() if bucket in buckets)
 
 
-def object_side(world: WorldConfig, size: str) -> int:
+def object_side(world: WorldSettings, size: str) -> int:
     """Side of an object's bbox in pixels."""
     return max(4, round(world.cell_size * (0.8 if size == "large" else 0.5)))
 
 
-def _sample_shapes(world: WorldConfig, rng: random.Random) -> list[str]:
+def _sample_shapes(world: WorldSettings, rng: random.Random) -> list[str]:
     """Draw shapes by frequency, adding co-occurring partners with their probability."""
     target = rng.randint(world.min_objects, world.max_objects)
     weights = [world.shape_weight(s) for s in world.shapes]
@@ -38,7 +38,7 @@ def _sample_shapes(world: WorldConfig, rng: random.Random) -> list[str]:
     return shapes
 
 
-def sample_colour(world: WorldConfig, shape: str, rng: random.Random) -> str:
+def sample_colour(world: WorldSettings, shape: str, rng: random.Random) -> str:
     """Draw a colour: the shape's preferred colours, the rest uniform."""
     preferred = world.colour_preferences.get(shape, {})
     rest = (1.0 - sum(preferred.values())) / len(world.colours)
@@ -46,7 +46,9 @@ def sample_colour(world: WorldConfig, shape: str, rng: random.Random) -> str:
     return rng.choices(world.colours, weights=weights)[0]
 
 
-def _grid_boxes(world: WorldConfig, sides: list[int], rng: random.Random) -> list[tuple[int, int, int, int]]:
+def _grid_boxes(
+    world: WorldSettings, sides: list[int], rng: random.Random
+) -> list[tuple[int, int, int, int]]:
     """One distinct cell per object, the bbox placed at random inside it."""
     cells = rng.sample(range(world.grid * world.grid), len(sides))
     boxes = []
@@ -60,7 +62,9 @@ def _grid_boxes(world: WorldConfig, sides: list[int], rng: random.Random) -> lis
     return boxes
 
 
-def _free_boxes(world: WorldConfig, sides: list[int], rng: random.Random) -> list[tuple[int, int, int, int]]:
+def _free_boxes(
+    world: WorldSettings, sides: list[int], rng: random.Random
+) -> list[tuple[int, int, int, int]]:
     """Non-overlapping bboxes anywhere (1 px gap); falls back to grid cells when crowded."""
     for _ in range(50):
         boxes: list[tuple[int, int, int, int]] = []
@@ -82,7 +86,7 @@ def _gap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
     return a[2] < b[0] or b[2] < a[0] or a[3] < b[1] or b[3] < a[1]
 
 
-def sample_scene(world: WorldConfig, rng: random.Random, scene_id: str) -> Scene:
+def sample_scene(world: WorldSettings, rng: random.Random, scene_id: str) -> Scene:
     """Draw one scene from the world's priors."""
     shapes = _sample_shapes(world, rng)
     colours = [sample_colour(world, s, rng) for s in shapes]
@@ -102,7 +106,7 @@ def sample_scene(world: WorldConfig, rng: random.Random, scene_id: str) -> Scene
     return Scene(scene_id, tuple(objects))
 
 
-def generate_scenes(world: WorldConfig, n: int, seed: int = 0, split: str = "train") -> list[Scene]:
+def generate_scenes(world: WorldSettings, n: int, seed: int = 0, split: str = "train") -> list[Scene]:
     """n scenes for a split; same (world, seed, split) gives the same scenes; splits never share content."""
     if split not in SPLIT_BUCKETS:
         raise ValueError(f"split must be one of {list(SPLIT_BUCKETS)}, got {split!r}")

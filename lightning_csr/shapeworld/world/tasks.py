@@ -7,7 +7,7 @@ from collections import Counter
 from collections.abc import Sequence
 from itertools import combinations, product
 
-from lightning_csr.shapeworld.world.config import Scene, SceneObject, WorldConfig
+from lightning_csr.shapeworld.world.settings import Scene, SceneObject, WorldSettings
 
 DESCRIPTION_PROMPTS: tuple[str, ...] = (
     "Describe the image in detail.",
@@ -55,7 +55,7 @@ def _sentence(template: str, obj: SceneObject, grid: int) -> str:
     return text[0].upper() + text[1:]
 
 
-def describe_sentences(scene: Scene, rng: random.Random, world: WorldConfig | None = None) -> list[str]:
+def describe_sentences(scene: Scene, rng: random.Random, world: WorldSettings | None = None) -> list[str]:
     """Reference description: one sentence per object, in reading order, each ending in '.'."""
     grid = world.grid if world is not None else 3
     sentences = []
@@ -74,12 +74,12 @@ def describe_sentences(scene: Scene, rng: random.Random, world: WorldConfig | No
     return sentences
 
 
-def describe(scene: Scene, rng: random.Random, world: WorldConfig | None = None) -> str:
+def describe(scene: Scene, rng: random.Random, world: WorldSettings | None = None) -> str:
     """Reference description as one string (`describe_sentences` joined)."""
     return " ".join(describe_sentences(scene, rng, world))
 
 
-def prior_sentence(obj: SceneObject, world: WorldConfig, template: str = PRIOR_TEMPLATE) -> str:
+def prior_sentence(obj: SceneObject, world: WorldSettings, template: str = PRIOR_TEMPLATE) -> str:
     """The sentence a noisy caption adds for an object suggested by the co-occurrence prior."""
     return _sentence(template, obj, world.grid)
 
@@ -100,7 +100,13 @@ def co_occurrence_counts(scenes: Sequence[Scene]) -> Counter[tuple[str, str]]:
 
 
 def pope_negatives(
-    scene: Scene, world: WorldConfig, split: str, k: int, rng: random.Random, shapes: Counter, pairs: Counter
+    scene: Scene,
+    world: WorldSettings,
+    split: str,
+    k: int,
+    rng: random.Random,
+    shapes: Counter,
+    pairs: Counter,
 ) -> list[str]:
     """k absent shapes: random, most frequent ('popular'), or most co-occurring with present ones ('adversarial')."""
     absent = [s for s in world.shapes if s not in scene.shapes]
@@ -119,7 +125,7 @@ def pope_negatives(
 
 def pope_questions(
     scenes: Sequence[Scene],
-    world: WorldConfig,
+    world: WorldSettings,
     seed: int = 0,
     n_per_scene: int = 3,
     splits: Sequence[str] = POPE_SPLITS,
@@ -173,7 +179,7 @@ def attribute_questions(scene: Scene, rng: random.Random) -> list[dict]:
     return questions
 
 
-def world_corpus(world: WorldConfig, scenes: Sequence[Scene], seed: int = 0) -> list[str]:
+def world_corpus(world: WorldSettings, scenes: Sequence[Scene], seed: int = 0) -> list[str]:
     """Every kind of text the world produces, for training its tokenizer."""
     rng = random.Random(f"corpus:{seed}")
     texts = list(DESCRIPTION_PROMPTS)

@@ -9,7 +9,7 @@ from pathlib import Path
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 from transformers import AutoProcessor, CLIPImageProcessor, LlavaProcessor, PreTrainedTokenizerFast
 
-from lightning_csr.shapeworld.world.config import WorldConfig
+from lightning_csr.shapeworld.world.settings import WorldSettings
 
 PAD, BOS, EOS, UNK, IMAGE = "<pad>", "<s>", "</s>", "<unk>", "<image>"
 SPECIAL_TOKENS: tuple[str, ...] = (PAD, BOS, EOS, UNK, IMAGE)
@@ -69,7 +69,7 @@ def _chat_lines(corpus: Iterable[str]) -> Iterable[str]:
 
 
 def build_processor(
-    world: WorldConfig, corpus: Iterable[str], out_dir: str | Path, patch_size: int = 8
+    world: WorldSettings, corpus: Iterable[str], out_dir: str | Path, patch_size: int = 8
 ) -> LlavaProcessor:
     """Train the tokenizer, wrap it with a CLIP image processor in a LlavaProcessor, save and reload it."""
     if world.image_size % patch_size:

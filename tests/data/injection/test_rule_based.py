@@ -8,11 +8,11 @@ import re
 import pytest
 
 from lightning_csr.data.injection import InjectionError, InjectionVocabulary, RuleBasedInjector
-from lightning_csr.shapeworld import WorldConfig, describe, generate_scenes
+from lightning_csr.shapeworld import WorldSettings, describe, generate_scenes
 from lightning_csr.shapeworld.povid import world_vocabulary
 from lightning_csr.shapeworld.world.tasks import _POSITIONS
 
-WORLD = WorldConfig()
+WORLD = WorldSettings()
 SCENES = generate_scenes(WORLD, 60, seed=0, split="train")
 POSITIONS = sorted((p for row in _POSITIONS for p in row), key=len, reverse=True)
 RELATIVE = {"below it": "below", "to its right": "right", "to the right of it": "right", "above it": "above",

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from lightning_csr.shapeworld.comparison.settings import ComparisonConfig
+from lightning_csr.shapeworld.comparison.settings import ComparisonSettings
 from lightning_csr.shapeworld.comparison.training import method_arguments
 from tests.configs.instantiation import ROOT, instantiate, merged_config
 
@@ -20,10 +20,10 @@ MODULES = {
 }
 
 
-def _config(tmp_path: Path) -> ComparisonConfig:
+def _config(tmp_path: Path) -> ComparisonSettings:
     """Values unlike every method config's own, so that each override shows."""
     configs = {m: str(ROOT / "configs" / m / "shapeworld.yaml") for m in ("dpo", "povid", "tpo", "csr")}
-    return ComparisonConfig(
+    return ComparisonSettings(
         data_dir=str(tmp_path / "world"),
         num_prompts=5,
         epochs=3,
@@ -85,10 +85,10 @@ def test_a_comparison_yaml_with_an_unknown_key_names_it(tmp_path: Path) -> None:
     path = tmp_path / "compare.yaml"
     path.write_text("csr_config: configs/csr/shapeworld.yaml\n")
     with pytest.raises(ValueError, match=r"compare.yaml: unknown keys \['csr_config'\]; known: data_dir"):
-        ComparisonConfig.load(path)
+        ComparisonSettings.load(path)
 
 
 def test_the_shipped_comparison_config_loads_and_names_existing_configs() -> None:
-    config = ComparisonConfig.load(ROOT / "configs" / "compare" / "shapeworld.yaml")
+    config = ComparisonSettings.load(ROOT / "configs" / "compare" / "shapeworld.yaml")
     for path in [*config.method_configs.values(), config.trainer_config]:
         assert (ROOT / path).is_file(), path

@@ -8,7 +8,7 @@ import torch
 from lightning_csr.backbones import LlavaBackbone
 from lightning_csr.generation.greedy import generate_answers, suppressed_token_ids
 from lightning_csr.shapeworld import (
-    WorldConfig,
+    WorldSettings,
     build_processor,
     generate_scenes,
     processor_spec,
@@ -19,18 +19,18 @@ from lightning_csr.shapeworld.evaluation.metrics import (
     score_outputs,
     shapeworld_questions,
 )
-from lightning_csr.shapeworld.models.clip import CLIPSize
-from lightning_csr.shapeworld.models.vlm import VLMSize, base_vlm_config
+from lightning_csr.shapeworld.models.clip import CLIPSettings
+from lightning_csr.shapeworld.models.vlm import VLMSettings, base_vlm_config
 
-TINY = VLMSize(text_hidden=64, text_intermediate=128, text_layers=1, text_heads=2)
-TINY_VISION = CLIPSize(
+TINY = VLMSettings(text_hidden=64, text_intermediate=128, text_layers=1, text_heads=2)
+TINY_VISION = CLIPSettings(
     patch_size=8, vision_hidden=32, vision_intermediate=64, vision_layers=1, heads=2, projection_dim=32
 )
 
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory: pytest.TempPathFactory):
-    world = WorldConfig()
+    world = WorldSettings()
     scenes = generate_scenes(world, 3, seed=0, split="test")
     out = tmp_path_factory.mktemp("processor")
     spec = processor_spec(build_processor(world, world_corpus(world, generate_scenes(world, 20)), out))

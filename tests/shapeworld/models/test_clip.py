@@ -9,11 +9,11 @@ import torch
 import yaml
 from transformers import AutoProcessor, CLIPModel
 
-from lightning_csr.shapeworld import Scene, WorldConfig, render_scene
+from lightning_csr.shapeworld import Scene, WorldSettings, render_scene
 from lightning_csr.shapeworld.build.settings import tiny_settings
 from lightning_csr.shapeworld.models.clip import (
     CLIPSettings,
-    CLIPSize,
+    CLIPTrainingSettings,
     build_clip_processor,
     clip_auc,
     clip_config,
@@ -29,7 +29,7 @@ TINY = tiny_settings().clip_model
 
 
 def test_clip_roundtrip_train_and_auc(
-    processor, world: WorldConfig, scenes: list[Scene], tmp_path: Path
+    processor, world: WorldSettings, scenes: list[Scene], tmp_path: Path
 ) -> None:
     clip_processor = build_clip_processor(processor.tokenizer, world, tmp_path / "proc")
     tokenizer = clip_processor.tokenizer
@@ -42,7 +42,9 @@ def test_clip_roundtrip_train_and_auc(
     torch.manual_seed(0)
     model = CLIPModel(clip_config(clip_processor, world, TINY))
     images = [render_scene(s, world) for s in scenes[:16]]
-    info = train_clip(model, clip_processor, scenes[:16], images, CLIPSettings(max_steps=3, batch_size=8))
+    info = train_clip(
+        model, clip_processor, scenes[:16], images, CLIPTrainingSettings(max_steps=3, batch_size=8)
+    )
     assert info["final_loss"] == info["final_loss"]  # finite
     save_clip(model, clip_processor, tmp_path / "clip", info)
     loaded = CLIPModel.from_pretrained(str(tmp_path / "clip")).eval()
@@ -67,5 +69,5 @@ def test_contrastive_loss_prefers_matching_pairs() -> None:
 
 def test_clip_yaml_matches_defaults() -> None:
     config = yaml.safe_load((ROOT / "configs" / "shapeworld" / "clip.yaml").read_text())
-    assert CLIPSize(**config["model"]) == CLIPSize()
-    assert CLIPSettings(**config["training"]) == CLIPSettings()
+    assert CLIPSettings(**config["model"]) == CLIPSettings()
+    assert CLIPTrainingSettings(**config["training"]) == CLIPTrainingSettings()

@@ -13,22 +13,22 @@ from lightning_csr.backbones import LlavaBackbone
 from lightning_csr.data.records import RecordError
 from lightning_csr.data.sft import SFTCollator, SFTDataModule, SFTRecord, read_sft_records, write_sft_records
 from lightning_csr.modules.sft import SFTModule
-from lightning_csr.shapeworld import Scene, WorldConfig, processor_spec, render_scene
+from lightning_csr.shapeworld import Scene, WorldSettings, processor_spec, render_scene
 from lightning_csr.shapeworld.build.sft_data import image_path, sft_records
-from lightning_csr.shapeworld.models.clip import CLIPSize
-from lightning_csr.shapeworld.models.vlm import VLMSize, base_vlm_config
+from lightning_csr.shapeworld.models.clip import CLIPSettings
+from lightning_csr.shapeworld.models.vlm import VLMSettings, base_vlm_config
 from tests.paths import REPO
 from tests.trainer import quiet_trainer
 
 ROOT = REPO
-TINY = VLMSize(text_hidden=64, text_intermediate=128, text_layers=1, text_heads=2)
-TINY_VISION = CLIPSize(
+TINY = VLMSettings(text_hidden=64, text_intermediate=128, text_layers=1, text_heads=2)
+TINY_VISION = CLIPSettings(
     patch_size=8, vision_hidden=32, vision_intermediate=64, vision_layers=1, heads=2, projection_dim=32
 )
 
 
 @pytest.fixture(scope="module")
-def sft_root(tmp_path_factory: pytest.TempPathFactory, world: WorldConfig, scenes: list[Scene]) -> Path:
+def sft_root(tmp_path_factory: pytest.TempPathFactory, world: WorldSettings, scenes: list[Scene]) -> Path:
     """A data root with 4 scenes' images and their SFT files."""
     root = tmp_path_factory.mktemp("sft")
     (root / "images" / "train").mkdir(parents=True)
@@ -94,7 +94,7 @@ def test_sft_loss_decreases_and_only_completion_counts(processor_dir: Path, sft_
 
 
 def test_vision_init_copies_the_clip_vision_tower(
-    processor_dir: Path, world: WorldConfig, tmp_path: Path
+    processor_dir: Path, world: WorldSettings, tmp_path: Path
 ) -> None:
     from transformers import AutoProcessor, CLIPModel
 
@@ -122,13 +122,13 @@ def test_vision_init_copies_the_clip_vision_tower(
 
 @pytest.fixture(scope="module")
 def full_processor_dir(
-    world: WorldConfig, scenes: list[Scene], tmp_path_factory: pytest.TempPathFactory
+    world: WorldSettings, scenes: list[Scene], tmp_path_factory: pytest.TempPathFactory
 ) -> Path:
     """A processor whose patch size is the default CLIP's (what sft.yaml expects)."""
     from lightning_csr.shapeworld import build_processor, world_corpus
 
     out = tmp_path_factory.mktemp("full_processor")
-    build_processor(world, world_corpus(world, scenes), out, patch_size=CLIPSize().patch_size)
+    build_processor(world, world_corpus(world, scenes), out, patch_size=CLIPSettings().patch_size)
     return out
 
 
@@ -139,7 +139,7 @@ def test_sft_yaml_matches_code_and_runs(full_processor_dir: Path, sft_root: Path
     module_args = config["model"]["init_args"]
     backbone = module_args["backbone"]["init_args"]
     spec = processor_spec(LlavaBackbone(model_id=str(full_processor_dir)).processor)
-    assert backbone["config"] == base_vlm_config(spec, VLMSize(), CLIPSize())
+    assert backbone["config"] == base_vlm_config(spec, VLMSettings(), CLIPSettings())
     assert backbone["lora"] is None and not backbone["train_vision_tower"] and backbone["train_projector"]
     assert module_args["vision_init"] == "data/shapeworld/vision"
     main(

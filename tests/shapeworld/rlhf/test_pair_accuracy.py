@@ -15,13 +15,13 @@ from lightning_csr.data.records import PreferenceRecord, write_records
 from lightning_csr.data.rlhf import RewardPairCollator
 from lightning_csr.modules.reward_model import RewardModelModule
 from lightning_csr.rewards.reward_model import read_reward_model
-from lightning_csr.shapeworld import Scene, SceneObject, WorldConfig
+from lightning_csr.shapeworld import Scene, SceneObject, WorldSettings
 from lightning_csr.shapeworld.build.prepare import read_scenes
 from lightning_csr.shapeworld.rlhf.pair_accuracy import accuracy_by_kind, pair_kind, pair_wins
 from lightning_csr.shapeworld.rlhf.pairs import scene_pairs
 from tests.evaluation.test_runner import write_tiny_shapeworld
 
-WORLD = WorldConfig()
+WORLD = WorldSettings()
 # a star without its co-occurrence partner (circle), and a square
 SCENE = Scene(
     "s0",

@@ -5,11 +5,11 @@ from __future__ import annotations
 import random
 
 from lightning_csr.rewards.shaping import RewardShaping, answer_correctness, sequence_scores
-from lightning_csr.shapeworld import Scene, SceneObject, WorldConfig, mentioned_shapes
+from lightning_csr.shapeworld import Scene, SceneObject, WorldSettings, mentioned_shapes
 from lightning_csr.shapeworld.evaluation.mmhal import mmhal_questions, parse_count, rate_answer, score_mmhal
 from lightning_csr.shapeworld.rlhf.pairs import answer_quality, scene_facts, scene_pairs
 
-WORLD = WorldConfig()
+WORLD = WorldSettings()
 SCENE = Scene(
     "s0",
     (

@@ -10,7 +10,7 @@ from lightning_csr.shapeworld import (
     DESCRIPTION_PROMPTS,
     Scene,
     SceneObject,
-    WorldConfig,
+    WorldSettings,
     attribute_questions,
     describe,
     generate_scenes,
@@ -40,7 +40,7 @@ def test_prompts_are_paraphrases() -> None:
     assert "Describe the image in detail." in DESCRIPTION_PROMPTS
 
 
-def test_description_has_one_sentence_per_object(world: WorldConfig, scenes: list[Scene]) -> None:
+def test_description_has_one_sentence_per_object(world: WorldSettings, scenes: list[Scene]) -> None:
     for scene in scenes:
         text = describe(scene, random.Random(0), world)
         sentences = text.split(". ")
@@ -50,7 +50,7 @@ def test_description_has_one_sentence_per_object(world: WorldConfig, scenes: lis
         assert describe(scene, random.Random(0), world) == text
 
 
-def test_description_uses_relative_positions(world: WorldConfig) -> None:
+def test_description_uses_relative_positions(world: WorldSettings) -> None:
     scene = Scene(
         "s",
         (
@@ -63,13 +63,13 @@ def test_description_uses_relative_positions(world: WorldConfig) -> None:
     assert any("top left" in text.lower() for text in texts)
 
 
-def test_mentioned_shapes_handles_synonyms_and_plurals(world: WorldConfig) -> None:
+def test_mentioned_shapes_handles_synonyms_and_plurals(world: WorldSettings) -> None:
     text = "Two rectangles, a doughnut and three Stars; no hexagons? A crosses-like thing."
     assert mentioned_shapes(text, world) == {"bar", "ring", "star", "hexagon", "cross"}
-    assert mentioned_shapes("a heart", WorldConfig(shapes=("circle", "star"))) == set()
+    assert mentioned_shapes("a heart", WorldSettings(shapes=("circle", "star"))) == set()
 
 
-def test_attribute_parsers(world: WorldConfig) -> None:
+def test_attribute_parsers(world: WorldSettings) -> None:
     assert mentioned_attributes("A big violet star.", world) == {
         ("star", "size", "large"),
         ("star", "colour", "purple"),
@@ -79,7 +79,7 @@ def test_attribute_parsers(world: WorldConfig) -> None:
     assert parse_attribute("The star is small.", "size", world) == "small"
 
 
-def test_pope_questions_are_balanced_and_correct(world: WorldConfig, scenes: list[Scene]) -> None:
+def test_pope_questions_are_balanced_and_correct(world: WorldSettings, scenes: list[Scene]) -> None:
     questions = pope_questions(scenes, world, seed=0, n_per_scene=2)
     by_id = {s.id: s for s in scenes}
     assert {q["split"] for q in questions} == {"random", "popular", "adversarial"}
@@ -93,7 +93,7 @@ def test_pope_questions_are_balanced_and_correct(world: WorldConfig, scenes: lis
 
 
 def test_popular_and_adversarial_negatives() -> None:
-    world = WorldConfig(shapes=("circle", "square", "star", "cross", "ring"))
+    world = WorldSettings(shapes=("circle", "square", "star", "cross", "ring"))
     scenes = [
         make_scene("a", ("star", "yellow", "large"), ("circle", "red", "small")),
         make_scene("b", ("star", "yellow", "large"), ("circle", "red", "small")),
@@ -124,7 +124,7 @@ def test_attribute_questions_skip_ambiguous_shapes() -> None:
 
 @pytest.mark.parametrize("placement", ["grid", "free"])
 def test_descriptions_end_each_sentence_with_a_period(placement: str) -> None:
-    world = WorldConfig(placement=placement)
+    world = WorldSettings(placement=placement)
     for scene in generate_scenes(world, 10, seed=5):
         text = describe(scene, random.Random(1), world)
         assert text.count(".") == len(scene.objects)
@@ -141,7 +141,7 @@ def test_position_phrase_scales_with_the_grid(cell: tuple[int, int], grid: int, 
 def test_noisy_captions_name_absent_partners_right_after_their_trigger() -> None:
     from lightning_csr.shapeworld.build.sft_data import noisy_description, prior_additions, sft_records
 
-    world = WorldConfig(co_occurrence={"star": {"circle": 0.8}, "cross": {"ring": 0.8}})
+    world = WorldSettings(co_occurrence={"star": {"circle": 0.8}, "cross": {"ring": 0.8}})
     star = SceneObject("star", "yellow", "large", (0, 0), (1, 1, 12, 12))
     ring = SceneObject("ring", "blue", "small", (0, 1), (17, 1, 25, 9))
     scene = Scene("s", (star, SceneObject("cross", "red", "large", (1, 1), (17, 17, 29, 29)), ring))

@@ -11,7 +11,7 @@ from transformers import AutoProcessor, LlavaProcessor
 from lightning_csr.shapeworld import (
     DESCRIPTION_PROMPTS,
     Scene,
-    WorldConfig,
+    WorldSettings,
     build_processor,
     describe,
     processor_spec,
@@ -45,7 +45,7 @@ def test_processor_roundtrip_and_numbers(processor: LlavaProcessor, processor_di
 
 
 def test_chat_template_and_image_expansion(
-    processor: LlavaProcessor, world: WorldConfig, scenes: list[Scene]
+    processor: LlavaProcessor, world: WorldSettings, scenes: list[Scene]
 ) -> None:
     prompt = processor.apply_chat_template(MESSAGES, add_generation_prompt=True)
     assert prompt == "USER: <image>\nDescribe the image in detail. ASSISTANT:"
@@ -56,7 +56,7 @@ def test_chat_template_and_image_expansion(
 
 
 def test_assistant_turn_and_lossless_text(
-    processor: LlavaProcessor, world: WorldConfig, scenes: list[Scene]
+    processor: LlavaProcessor, world: WorldSettings, scenes: list[Scene]
 ) -> None:
     answer = describe(scenes[1], random.Random(0), world)
     messages = [*MESSAGES, {"role": "assistant", "content": [{"type": "text", "text": answer}]}]
@@ -74,7 +74,7 @@ def test_assistant_turn_and_lossless_text(
         assert tokenizer.decode(ids) == text
 
 
-def test_patch_size_is_a_parameter(world: WorldConfig, scenes: list[Scene], tmp_path: Path) -> None:
+def test_patch_size_is_a_parameter(world: WorldSettings, scenes: list[Scene], tmp_path: Path) -> None:
     processor = build_processor(world, world_corpus(world, scenes[:5]), tmp_path, patch_size=16)
     assert processor_spec(processor).image_tokens == 16
     with pytest.raises(ValueError, match="patch_size"):

@@ -1,4 +1,4 @@
-"""WorldConfig validation and persistence, scene sampling, splits, priors and rendering."""
+"""WorldSettings validation and persistence, scene sampling, splits, priors and rendering."""
 
 from __future__ import annotations
 
@@ -9,16 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from lightning_csr.shapeworld import PALETTE, Scene, WorldConfig, generate_scenes, render_scene, split_of
+from lightning_csr.shapeworld import PALETTE, Scene, WorldSettings, generate_scenes, render_scene, split_of
 
 
-def png_bytes(scene: Scene, world: WorldConfig) -> bytes:
+def png_bytes(scene: Scene, world: WorldSettings) -> bytes:
     buffer = io.BytesIO()
     render_scene(scene, world).save(buffer, format="PNG")
     return buffer.getvalue()
 
 
-def test_default_world_is_rich_enough(world: WorldConfig) -> None:
+def test_default_world_is_rich_enough(world: WorldSettings) -> None:
     assert len(world.shapes) >= 8 and len(world.colours) >= 6
     assert {"circle", "square", "triangle", "star", "cross", "ring", "bar", "diamond"} <= set(world.shapes)
     assert world.co_occurrence["star"] == {"circle": 0.5}
@@ -39,12 +39,12 @@ def test_default_world_is_rich_enough(world: WorldConfig) -> None:
     ],
 )
 def test_invalid_config_names_the_field(kwargs: dict, field: str) -> None:
-    with pytest.raises(ValueError, match=f"WorldConfig.{field}"):
-        WorldConfig(**kwargs)
+    with pytest.raises(ValueError, match=f"WorldSettings.{field}"):
+        WorldSettings(**kwargs)
 
 
 def test_default_priors_follow_a_restricted_vocabulary() -> None:
-    small = WorldConfig(
+    small = WorldSettings(
         shapes=("circle", "star", "bar"), colours=("red", "blue", "green", "cyan", "purple", "orange")
     )
     assert small.co_occurrence == {"star": {"circle": 0.5}}
@@ -52,13 +52,13 @@ def test_default_priors_follow_a_restricted_vocabulary() -> None:
 
 
 def test_config_save_load_roundtrip(tmp_path: Path) -> None:
-    world = WorldConfig(placement="free", background="textured", max_objects=5)
+    world = WorldSettings(placement="free", background="textured", max_objects=5)
     path = tmp_path / "world.json"
     world.save(path)
-    assert WorldConfig.load(path) == world
+    assert WorldSettings.load(path) == world
     assert [p.name for p in tmp_path.iterdir()] == ["world.json"]
     with pytest.raises(ValueError, match="unknown field"):
-        WorldConfig.from_dict({**world.to_dict(), "colour": "red"})
+        WorldSettings.from_dict({**world.to_dict(), "colour": "red"})
 
 
 def test_scene_roundtrip_through_json(scenes: list[Scene]) -> None:
@@ -66,14 +66,14 @@ def test_scene_roundtrip_through_json(scenes: list[Scene]) -> None:
     assert restored == scenes
 
 
-def test_generation_is_deterministic(world: WorldConfig) -> None:
+def test_generation_is_deterministic(world: WorldSettings) -> None:
     first, second = generate_scenes(world, 8, seed=3), generate_scenes(world, 8, seed=3)
     assert first == second
     assert [png_bytes(s, world) for s in first] == [png_bytes(s, world) for s in second]
     assert generate_scenes(world, 8, seed=4) != first
 
 
-def test_splits_never_share_scenes(world: WorldConfig) -> None:
+def test_splits_never_share_scenes(world: WorldSettings) -> None:
     by_split = {split: generate_scenes(world, 150, seed=0, split=split) for split in ("train", "val", "test")}
     signatures = {split: {s.signature() for s in scenes} for split, scenes in by_split.items()}
     assert not signatures["train"] & signatures["val"]
@@ -84,7 +84,7 @@ def test_splits_never_share_scenes(world: WorldConfig) -> None:
         generate_scenes(world, 1, split="dev")
 
 
-def test_grid_scenes_respect_the_layout(world: WorldConfig, scenes: list[Scene]) -> None:
+def test_grid_scenes_respect_the_layout(world: WorldSettings, scenes: list[Scene]) -> None:
     for scene in scenes:
         assert world.min_objects <= len(scene.objects) <= world.max_objects
         assert len({o.cell for o in scene.objects}) == len(scene.objects)
@@ -96,7 +96,7 @@ def test_grid_scenes_respect_the_layout(world: WorldConfig, scenes: list[Scene])
 
 
 def test_free_placement_does_not_overlap() -> None:
-    world = WorldConfig(placement="free", max_objects=6)
+    world = WorldSettings(placement="free", max_objects=6)
     for scene in generate_scenes(world, 40, seed=1):
         boxes = [o.bbox for o in scene.objects]
         for i, a in enumerate(boxes):
@@ -106,7 +106,7 @@ def test_free_placement_does_not_overlap() -> None:
 
 @pytest.mark.parametrize("background", ["plain", "textured"])
 def test_ground_truth_matches_pixels(background: str) -> None:
-    world = WorldConfig(background=background, placement="free")
+    world = WorldSettings(background=background, placement="free")
     for scene in generate_scenes(world, 20, seed=2):
         image = render_scene(scene, world)
         assert image.mode == "RGB" and image.size == (64, 64)
@@ -125,9 +125,9 @@ def test_ground_truth_matches_pixels(background: str) -> None:
         assert not outside & set(PALETTE.values())
 
 
-def test_sampler_follows_language_priors(world: WorldConfig) -> None:
+def test_sampler_follows_language_priors(world: WorldSettings) -> None:
     scenes = generate_scenes(world, 1500, seed=0)
-    strong = generate_scenes(WorldConfig(co_occurrence={"star": {"circle": 0.9}}), 1500, seed=0)
+    strong = generate_scenes(WorldSettings(co_occurrence={"star": {"circle": 0.9}}), 1500, seed=0)
     with_star = [s for s in strong if "star" in s.shapes]
     assert sum("circle" in s.shapes for s in with_star) / len(with_star) > 0.85
     star_colours = Counter(o.colour for s in scenes for o in s.objects if o.shape == "star")

@@ -11,7 +11,7 @@ from typing import Any
 from lightning_csr.data.records import atomic_write_text
 from lightning_csr.shapeworld.world.scene import Scene, SceneObject
 
-__all__ = ["PALETTE", "SHAPES", "Scene", "SceneObject", "WorldConfig"]
+__all__ = ["PALETTE", "SHAPES", "Scene", "SceneObject", "WorldSettings"]
 
 SHAPES: tuple[str, ...] = (
     "circle",
@@ -65,7 +65,7 @@ def _restrict(priors: dict[str, dict[str, float]], keys: tuple[str, ...], values
 
 
 @dataclass
-class WorldConfig:
+class WorldSettings:
     """Everything that defines a ShapeWorld: vocabulary, layout, rendering and language priors."""
 
     image_size: int = 64
@@ -100,7 +100,7 @@ class WorldConfig:
         """Raise ValueError naming the offending field."""
 
         def fail(name: str, message: str) -> None:
-            raise ValueError(f"WorldConfig.{name}: {message}")
+            raise ValueError(f"WorldSettings.{name}: {message}")
 
         if self.image_size < 16:
             fail("image_size", f"must be >= 16, got {self.image_size}")
@@ -176,12 +176,12 @@ class WorldConfig:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> WorldConfig:
+    def from_dict(cls, data: dict[str, Any]) -> WorldSettings:
         """Inverse of to_dict; unknown keys are an error."""
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - names)
         if unknown:
-            raise ValueError(f"WorldConfig: unknown field(s) {unknown}")
+            raise ValueError(f"WorldSettings: unknown field(s) {unknown}")
         return cls(**data)
 
     def save(self, path: str | Path) -> None:
@@ -189,6 +189,6 @@ class WorldConfig:
         atomic_write_text(path, json.dumps(self.to_dict(), indent=2, sort_keys=True))
 
     @classmethod
-    def load(cls, path: str | Path) -> WorldConfig:
+    def load(cls, path: str | Path) -> WorldSettings:
         """Read a config written by save."""
         return cls.from_dict(json.loads(Path(path).read_text()))

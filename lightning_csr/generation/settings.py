@@ -7,7 +7,7 @@ from typing import Literal
 
 
 @dataclass
-class SearchConfig:
+class SearchSettings:
     """How the sentence-level search writes, ends and prunes candidate sentences.
 
     Args:
@@ -60,7 +60,7 @@ class SearchConfig:
         self.stop_strings = tuple(self.stop_strings)
 
     @classmethod
-    def code(cls, **overrides) -> SearchConfig:
+    def code(cls, **overrides) -> SearchSettings:
         """The released CSR code: 5 diverse beams (penalty 3.0), best 1 + worst 2 of >= 5 pooled children."""
         values = dict(
             strategy="diverse_beam", num_candidates=5, diversity_penalty=3.0, keep_top=1, keep_bottom=2
@@ -68,7 +68,7 @@ class SearchConfig:
         return cls(**(values | overrides))
 
     @classmethod
-    def paper(cls, **overrides) -> SearchConfig:
+    def paper(cls, **overrides) -> SearchSettings:
         """The paper's description: sampled candidates, top-k and bottom-k kept by calibrated reward."""
         values = dict(strategy="sample", num_candidates=5, keep_top=2, keep_bottom=2)
         return cls(**(values | overrides))
