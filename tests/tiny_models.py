@@ -37,56 +37,20 @@ def char_tokenizer(extra_specials: list[str] | None = None, **special_names) -> 
 
 
 def tiny_llava(out_dir: Path, image_size: int = 16, patch_size: int = 8, seed: int = 0) -> Path:
-    """Build, save and return the directory of a tiny LLaVA (model + processor)."""
-    from transformers import (
-        CLIPImageProcessor,
-        CLIPVisionConfig,
-        LlamaConfig,
-        LlavaConfig,
-        LlavaForConditionalGeneration,
-        LlavaProcessor,
-    )
+    """Build, save and return the directory of a tiny LLaVA (model + processor): ShapeWorld's processor and
+    config builders over a character-level tokenizer, at test sizes."""
+    from transformers import LlavaConfig, LlavaForConditionalGeneration
 
-    tok = char_tokenizer()
-    image_processor = CLIPImageProcessor(
-        size={"shortest_edge": image_size}, crop_size={"height": image_size, "width": image_size}
+    from lightning_csr.shapeworld.models.clip import CLIPSettings
+    from lightning_csr.shapeworld.models.vlm import VLMSettings, base_vlm_config
+    from lightning_csr.shapeworld.world.tokenizer import llava_processor, processor_spec
+
+    processor = llava_processor(char_tokenizer(), image_size, patch_size, chat_template=LLAVA_TEMPLATE)
+    vision = CLIPSettings(
+        vision_hidden=32, vision_intermediate=64, heads=2, patch_size=patch_size, projection_dim=32
     )
-    processor = LlavaProcessor(
-        image_processor=image_processor,
-        tokenizer=tok,
-        patch_size=patch_size,
-        vision_feature_select_strategy="default",
-        num_additional_image_tokens=1,
-        chat_template=LLAVA_TEMPLATE,
-    )
-    vision = CLIPVisionConfig(
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        image_size=image_size,
-        patch_size=patch_size,
-        projection_dim=32,
-    )
-    text = LlamaConfig(
-        vocab_size=len(tok),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=1,
-        max_position_embeddings=512,
-        pad_token_id=tok.pad_token_id,
-        bos_token_id=tok.bos_token_id,
-        eos_token_id=tok.eos_token_id,
-    )
-    config = LlavaConfig(
-        vision_config=vision,
-        text_config=text,
-        image_token_id=tok.convert_tokens_to_ids("<image>"),
-        vision_feature_layer=-1,
-        vision_feature_select_strategy="default",
-    )
+    text = VLMSettings(text_hidden=64, text_intermediate=128, text_layers=2, text_heads=2)
+    config = LlavaConfig(**base_vlm_config(processor_spec(processor), text, vision))
     torch.manual_seed(seed)
     model = LlavaForConditionalGeneration(config)
     out_dir = Path(out_dir)

@@ -33,7 +33,7 @@ def test_stage_one_equals_dpo(tiny_llava_dir, pairs_dir):
     policy = hand_logps(povid.policy, povid.backbone, batch)
     with povid.policy.disable_adapter():
         reference = hand_logps(povid.policy, povid.backbone, batch)
-    assert (policy - reference).abs().min() > 0.05
+    assert (policy - reference).abs().min() > 0.01  # far above the 1e-6 the comparisons below resolve
     expected = hand_dpo(policy, reference, beta=povid.loss_config.beta)
     for module in (povid, dpo):
         logged = step_with_metrics(module, batch)

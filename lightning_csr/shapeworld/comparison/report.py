@@ -58,8 +58,8 @@ def bar_chart(rows: Sequence[dict[str, Any]], path: Path) -> None:
 
 def evaluate(model: Any, backbone: Any, config: Any) -> dict[str, float]:
     from lightning_csr.shapeworld import WorldSettings
-    from lightning_csr.shapeworld.build.prepare import load_images, read_scenes
     from lightning_csr.shapeworld.evaluation.metrics import evaluate_shapeworld
+    from lightning_csr.shapeworld.world.files import load_images, read_scenes
 
     root = Path(config.data_dir)
     scenes = read_scenes(root, config.eval_split)[: config.eval_scenes]

@@ -51,7 +51,7 @@ class ShapeWorldEvalCallback(IterationEvaluator):
 
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         from lightning_csr.shapeworld import WorldSettings
-        from lightning_csr.shapeworld.build.prepare import load_images, read_scenes
+        from lightning_csr.shapeworld.world.files import load_images, read_scenes
 
         super().setup(trainer, pl_module, stage)
         if self.run_dir is None:

@@ -22,7 +22,7 @@ from lightning_csr.data.records import PreferenceRecord, read_records
 from lightning_csr.data.rlhf import RewardPairCollator
 from lightning_csr.rewards.reward_model import read_reward_model, reward_scores
 from lightning_csr.shapeworld import Scene, WorldSettings, mentioned_shapes
-from lightning_csr.shapeworld.build.prepare import read_scenes
+from lightning_csr.shapeworld.world.files import read_scenes
 
 KINDS = ("prior", "other", "recall")
 

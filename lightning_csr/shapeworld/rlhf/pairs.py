@@ -19,8 +19,8 @@ import torch
 
 from lightning_csr.data.records import PreferenceRecord, atomic_write_text, write_records
 from lightning_csr.shapeworld import Scene, WorldSettings, describe, mentioned_shapes, position_phrase
-from lightning_csr.shapeworld.build.prepare import read_scenes
 from lightning_csr.shapeworld.build.sft_data import image_path
+from lightning_csr.shapeworld.world.files import read_scenes
 from lightning_csr.shapeworld.world.scene import SceneObject
 from lightning_csr.shapeworld.world.tasks import DESCRIPTION_PROMPTS, object_phrase
 
@@ -112,7 +112,7 @@ def sample_descriptions(
     """`n` sampled descriptions per scene from a saved model (temperature 1)."""
     from lightning_csr.backbones import LlavaBackbone
     from lightning_csr.generation.rollouts import sample_responses, texts
-    from lightning_csr.shapeworld.build.prepare import load_images
+    from lightning_csr.shapeworld.world.files import load_images
 
     backbone = LlavaBackbone(model_id=model_dir)
     model = backbone.load_model()

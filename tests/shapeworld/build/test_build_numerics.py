@@ -11,7 +11,8 @@ import pytest
 from lightning_csr.cli import main
 from lightning_csr.evaluation.progress import NullProgress
 from lightning_csr.shapeworld.build import kernel_pin
-from lightning_csr.shapeworld.build.prepare import Builder, model_jobs, prepare
+from lightning_csr.shapeworld.build.builder import Builder
+from lightning_csr.shapeworld.build.prepare import model_jobs, prepare
 from lightning_csr.shapeworld.build.settings import tiny_settings
 from lightning_csr.shapeworld.build.stages import PrepareError, StageRunner
 from lightning_csr.shapeworld.build.workers import StageJob, StageWorkers

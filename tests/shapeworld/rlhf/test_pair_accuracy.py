@@ -16,9 +16,9 @@ from lightning_csr.data.rlhf import RewardPairCollator
 from lightning_csr.modules.reward_model import RewardModelModule
 from lightning_csr.rewards.reward_model import read_reward_model
 from lightning_csr.shapeworld import Scene, SceneObject, WorldSettings
-from lightning_csr.shapeworld.build.prepare import read_scenes
 from lightning_csr.shapeworld.rlhf.pair_accuracy import accuracy_by_kind, pair_kind, pair_wins
 from lightning_csr.shapeworld.rlhf.pairs import scene_pairs
+from lightning_csr.shapeworld.world.files import read_scenes
 from tests.evaluation.test_runner import write_tiny_shapeworld
 
 WORLD = WorldSettings()
