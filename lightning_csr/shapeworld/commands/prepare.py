@@ -20,6 +20,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--world", default=None, help="a WorldSettings JSON file (default: the default world)"
     )
+    parser.add_argument(
+        "--world-seed",
+        type=int,
+        default=None,
+        help="draw the world's six co-occurrence priors by this seed (default: the fixed six; not with --world)",
+    )
     parser.add_argument("--seed", type=int, default=None, help="scene seed (default: the scale's)")
     parser.add_argument(
         "--threads",
@@ -39,12 +45,17 @@ def run_prepare(args: argparse.Namespace) -> None:
     from lightning_csr.shapeworld.build.cores import auto_threads
     from lightning_csr.shapeworld.build.prepare import prepare
     from lightning_csr.shapeworld.build.settings import SCALES
+    from lightning_csr.shapeworld.world.priors import drawn_world
     from lightning_csr.shapeworld.world.settings import WorldSettings
 
     settings = SCALES[args.scale]()
     if args.seed is not None:
         settings.seed = args.seed
+    if args.world is not None and args.world_seed is not None:
+        raise ValueError("--world and --world-seed: give one (a world file, or priors drawn by seed)")
     world = WorldSettings() if args.world is None else WorldSettings.load(args.world)
+    if args.world_seed is not None:
+        world = drawn_world(args.world_seed)
     workers = args.threads or auto_threads()
     if args.quiet:
         prepare(args.out, settings, world, NullProgress(), workers)
