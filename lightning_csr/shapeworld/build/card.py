@@ -9,6 +9,7 @@ from typing import Any
 from rich.table import Table
 
 from lightning_csr.shapeworld import WorldSettings
+from lightning_csr.shapeworld.build.usability import usability, usability_lines
 
 # (metric key, label) in display order; absent keys are left out
 VLM_ROWS = (
@@ -127,6 +128,7 @@ def card_markdown(
             f"held-out patch accuracy: shape {vision['held_out_patch_shape_accuracy']:.3f}, "
             f"colour {vision['held_out_patch_colour_accuracy']:.3f}.",
         ]
+    lines += usability_lines(usability(stamps))
     lines += ["", "## Build", "", "| stage | seconds | this run |", "|---|---|---|"]
     lines += [
         f"| {name} | {stamp['seconds']} | {'skipped' if name in runner.skipped else 'built'} |"

@@ -13,6 +13,7 @@ from lightning_csr.shapeworld.build.card import card_markdown
 from lightning_csr.shapeworld.build.kernel_pin import pin_key
 from lightning_csr.shapeworld.build.settings import PrepareSettings
 from lightning_csr.shapeworld.build.stages import PrepareError, StageRunner, stage_key
+from lightning_csr.shapeworld.build.usability import usability
 from lightning_csr.shapeworld.build.workers import StageJob, StageWorkers
 
 STAGE_ORDER = (
@@ -98,6 +99,7 @@ def prepare(
         atomic_write_text(out / "card.md", card)
     return {
         "stamps": stamps,
+        "usability": usability(stamps),
         "ran": runner.ran,
         "skipped": runner.skipped,
         "seconds": time.perf_counter() - start,

@@ -65,6 +65,12 @@ def run_prepare(args: argparse.Namespace) -> None:
     console = progress.console
     console.print(metrics_table(result["stamps"]["evaluate_base"]["info"]["metrics"], "base VLM (test)"))
     console.print(metrics_table(result["stamps"]["evaluate_clip"]["info"]["metrics"], "CLIP (test)"))
+    failed = [g["label"] for g in result["usability"]["gates"] if not g["passed"]]
+    console.print(
+        "usable as a testbed"
+        if not failed
+        else f"NOT usable as a testbed: {', '.join(failed)} below the gate"
+    )
     console.print(
         f"built {result['ran'] or 'nothing'}, skipped {result['skipped'] or 'nothing'} "
         f"in {result['seconds']:.1f} s; card: {Path(args.out) / 'card.md'}"
