@@ -29,6 +29,18 @@ def _parser() -> argparse.ArgumentParser:
     group.add_argument("--images-dir", help="COCO val2014 images (chair, pope) or MMHal-Bench images (mmhal)")
     group.add_argument("--pope-file", help="existing POPE question file (JSONL)")
     group.add_argument("--pope-split", default="all", choices=("all", "random", "popular", "adversarial"))
+    group.add_argument(
+        "--chair-vocabulary",
+        default="released",
+        choices=("released", "extended"),
+        help="CHAIR objects: the released synonym list and rules (as papers report) or our extended list",
+    )
+    group.add_argument(
+        "--pope-parser",
+        default="released",
+        choices=("released", "strict"),
+        help="POPE answers: the released rule (as papers report) or ours (unsure answers unparsed)",
+    )
     group.add_argument("--mmhal-template", help="MMHal-Bench response_template.json")
     group.add_argument(
         "--judge-base-url", help="OpenAI-compatible API base URL, e.g. https://api.openai.com/v1"

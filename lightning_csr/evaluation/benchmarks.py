@@ -33,9 +33,11 @@ ENTRY_POINT_GROUP = "lightning_csr.benchmarks"  # installed packages add benchma
 
 # the core's benchmarks; `benchmarks()` adds the installed ones, `register_benchmark` any other
 BENCHMARKS: dict[str, Benchmark] = {
-    "chair": Benchmark(run_chair, 512, ("coco_instances", "coco_captions", "images_dir")),
+    "chair": Benchmark(run_chair, 512, ("coco_instances", "coco_captions", "images_dir", "chair_vocabulary")),
     "pope": Benchmark(
-        run_pope, 32, ("coco_instances", "coco_captions", "images_dir", "pope_file", "pope_split")
+        run_pope,
+        32,
+        ("coco_instances", "coco_captions", "images_dir", "pope_file", "pope_split", "pope_parser"),
     ),
     "mmhal": Benchmark(
         run_mmhal, 512, ("mmhal_template", "images_dir", "judge_base_url", "judge_model", "judge_key_env")
@@ -67,6 +69,10 @@ class BenchmarkOptions:
         images_dir: COCO val2014 images (chair, pope) or MMHal-Bench images (mmhal).
         pope_file: an existing POPE question file (JSONL); otherwise questions are built from `coco_instances`.
         pope_split: random, popular, adversarial, or all (three split files built from the annotations).
+        chair_vocabulary: "released" (the CHAIR authors' synonym list and rules, comparable with papers) or
+            "extended" (our longer list; not comparable).
+        pope_parser: "released" (POPE's released answer rule, comparable with papers) or "strict" (ours:
+            answers that say neither yes nor no are unparsed and counted wrong).
         mmhal_template: MMHal-Bench `response_template.json`.
         judge_base_url / judge_model / judge_key_env: OpenAI-compatible judge; the key is read from the env var.
         data / split: a prepared data directory and the split evaluated (shapeworld).
@@ -81,6 +87,8 @@ class BenchmarkOptions:
     images_dir: str | None = None
     pope_file: str | None = None
     pope_split: str = "all"
+    chair_vocabulary: str = "released"
+    pope_parser: str = "released"
     mmhal_template: str | None = None
     judge_base_url: str | None = None
     judge_model: str | None = None
