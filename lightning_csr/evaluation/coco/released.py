@@ -51,17 +51,26 @@ VERB_LEMMAS: dict[str, str] = {
     "seated": "seat", "seating": "seat", "tied": "tie", "tying": "tie",
 }  # fmt: skip
 
-_TOKEN = re.compile(r"n't|'[a-z]+|[a-z0-9]+(?:[-./][a-z0-9]+)*|[^\sa-z0-9]")
+# plurals WordNet keeps as they are (our singulariser maps them further)
+WORDNET_KEEPS: frozenset[str] = frozenset({"people"})
+
+_TOKEN = re.compile(r"n't|'[a-z]+|[a-z0-9]+(?:[-./][a-z0-9]+)*|[^\sa-z0-9]", re.IGNORECASE)
 
 
-def tokenize_caption(text: str) -> list[str]:
-    """Lower-cased word, clitic and punctuation tokens, in the spirit of NLTK's `word_tokenize`."""
-    return _TOKEN.findall(text.lower().replace("’", "'"))
+def tokenize_caption(text: str, lower: bool = True) -> list[str]:
+    """Word, clitic and punctuation tokens, in the spirit of NLTK's `word_tokenize` (lower-cased by default)."""
+    text = text.replace("’", "'")
+    return _TOKEN.findall(text.lower() if lower else text)
+
+
+def lemmatize_noun(token: str) -> str:
+    """The token's noun lemma: the rule-based singular (WordNet's for `people`)."""
+    return token if token in WORDNET_KEEPS else singularize(token)
 
 
 def lemmatize(token: str) -> str:
-    """The token's lemma: listed verb forms first, else the rule-based singular."""
-    return VERB_LEMMAS.get(token) or singularize(token)
+    """The token's lemma: listed verb forms first, else its noun lemma."""
+    return VERB_LEMMAS.get(token) or lemmatize_noun(token)
 
 
 def load_released_synonyms() -> list[list[str]]:
