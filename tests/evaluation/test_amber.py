@@ -53,7 +53,7 @@ def write_amber(root: Path) -> tuple[Path, Path]:
     (data / "query").mkdir(parents=True)
     images.mkdir()
     queries = [
-        {"id": a["id"], "image": f"AMBER_{1 + a['id'] % 2}.jpg", "query": "Describe this image."}
+        {"id": a["id"], "image": f"AMBER_{a['id']}.jpg", "query": "Describe this image."}
         if a["type"] == "generative"
         else {"id": a["id"], "image": "AMBER_1.jpg", "query": f"Is this question {a['id']}?"}
         for a in ANNOTATIONS
