@@ -56,6 +56,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     group.add_argument("--mmhal-template", help="MMHal-Bench response_template.json")
     group.add_argument(
+        "--mmhal-evaluator",
+        help="MMHal-Bench eval_gpt4.py: judge with its prompt and rating rule (read, not run) instead of ours",
+    )
+    group.add_argument(
         "--judge-base-url", help="OpenAI-compatible API base URL, e.g. https://api.openai.com/v1"
     )
     group.add_argument("--judge-model", help="judge model name")

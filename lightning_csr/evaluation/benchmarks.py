@@ -42,7 +42,9 @@ BENCHMARKS: dict[str, Benchmark] = {
     ),
     "amber": Benchmark(run_amber, 512, ("amber_dir", "images_dir", "amber_split", "amber_parser")),
     "mmhal": Benchmark(
-        run_mmhal, 512, ("mmhal_template", "images_dir", "judge_base_url", "judge_model", "judge_key_env")
+        run_mmhal,
+        512,
+        ("mmhal_template", "mmhal_evaluator", "images_dir", "judge_base_url", "judge_model", "judge_key_env"),
     ),
 }
 
@@ -79,6 +81,8 @@ class BenchmarkOptions:
             and the query file: all, generative, discriminative, existence, attribute or relation.
         amber_parser: "first_word" (a reply's first word is its Yes/No) or "exact" (AMBER's literal comparison).
         mmhal_template: MMHal-Bench `response_template.json`.
+        mmhal_evaluator: MMHal-Bench's `eval_gpt4.py`: its prompt and rating rule are read (not run) and used
+            instead of our own wording, so the scores compare with papers.
         judge_base_url / judge_model / judge_key_env: OpenAI-compatible judge; the key is read from the env var.
         data / split: a prepared data directory and the split evaluated (shapeworld).
         num_items: images (chair, pope), queries per task (amber), items (mmhal) or scenes (shapeworld);
@@ -99,6 +103,7 @@ class BenchmarkOptions:
     amber_split: str = "all"
     amber_parser: str = "first_word"
     mmhal_template: str | None = None
+    mmhal_evaluator: str | None = None
     judge_base_url: str | None = None
     judge_model: str | None = None
     judge_key_env: str | None = "OPENAI_API_KEY"

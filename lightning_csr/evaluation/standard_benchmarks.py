@@ -14,6 +14,12 @@ CHAIR_NOT_COMPARABLE = (
 )
 POPE_NOT_COMPARABLE = "POPE used our strict answer parser (--pope-parser strict): not comparable with papers"
 
+MMHAL_OUR_WORDING = (
+    "MMHal-Bench was judged with our own prompt wording and rating parser, not the released ones: scores are "
+    "not comparable with papers (pass --mmhal-evaluator path/to/eval_gpt4.py from the MMHal-Bench download)"
+)
+MMHAL_RELEASED = "MMHal-Bench was judged with the prompt and rating rule read from {}"
+
 if TYPE_CHECKING:
     from lightning_csr.evaluation.benchmarks import BenchmarkOptions
 
@@ -110,6 +116,7 @@ def run_mmhal(options: BenchmarkOptions, generate: CachedGenerator) -> dict[str,
     """MMHal-Bench answers, rated by an OpenAI-compatible judge when one is configured."""
     from lightning_csr.evaluation.judge import JudgeClient, JudgeSettings
     from lightning_csr.evaluation.mmhal import evaluate_mmhal, load_mmhal, missing_image_message
+    from lightning_csr.evaluation.mmhal.released_evaluator import load_released_judge
 
     template, images_dir = options.require("mmhal_template", "images_dir")
     data = load_mmhal(template, images_dir)
@@ -134,12 +141,14 @@ def run_mmhal(options: BenchmarkOptions, generate: CachedGenerator) -> dict[str,
             options.judge_base_url, options.judge_model, options.judge_key_env, cache_path=options.judge_cache
         )
     )
-    rated = evaluate_mmhal(items, judge, by_index, on_judge_error="zero")
+    released = load_released_judge(options.mmhal_evaluator) if options.mmhal_evaluator else None
+    rated = evaluate_mmhal(items, judge, by_index, on_judge_error="zero", released=released)
     metrics = {f"mmhal/{k}": rated[k] for k in ("average_score", "hallucination_rate", "n_rated")}
     metrics.update({f"mmhal/type/{k}": v for k, v in rated["per_type"].items()})
     notes = [
         f"{len(rated[k])} {k.replace('_', ' ')}: {rated[k]}" for k in ("unparsed", "judge_failed") if rated[k]
     ]
+    notes.append(MMHAL_RELEASED.format(released.source) if released else MMHAL_OUR_WORDING)
     details["ratings"] = rated["per_item"]
     return {"metrics": metrics, "details": details, "skipped": skipped, "notes": notes}
 
