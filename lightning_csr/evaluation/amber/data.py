@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from lightning_csr.evaluation.json_files import read_json
 
 # --amber-split -> the released query file
 QUERY_FILES: dict[str, str] = {
@@ -64,15 +65,7 @@ class AmberData:
 
 
 def _json(path: Path, kind: type) -> Any:
-    if not path.is_file():
-        raise FileNotFoundError(f"AMBER file not found: {path} (point --amber-dir at AMBER's data/ folder)")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path}: not valid JSON ({error.msg})") from error
-    if not isinstance(data, kind):
-        raise ValueError(f"{path}: expected a JSON {kind.__name__}, got {type(data).__name__}")
-    return data
+    return read_json(path, "AMBER", kind, hint="point --amber-dir at AMBER's data/ folder")
 
 
 def _entry(entry: Any, index: int, path: Path, keys: tuple[str, ...]) -> dict[str, Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -10,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from lightning_csr.evaluation.coco.vocabularies import DEFAULT_CHAIR_VOCABULARY, chair_vocabulary
+from lightning_csr.evaluation.json_files import read_json
 
 
 @dataclass
@@ -32,20 +32,6 @@ class ImageSelection:
 
     paths: dict[int, Path]
     skipped: list[int]
-
-
-def read_json(path: str | Path, kind: str) -> dict[str, Any]:
-    """Read a JSON object from `path`, with errors that name the file."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{kind} file not found: {path}")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path}: not valid JSON ({error})") from error
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a COCO-style JSON object, got {type(data).__name__}")
-    return data
 
 
 def _require(entries: Any, key: str, path: Path, keys: tuple[str, ...]) -> list[dict[str, Any]]:
