@@ -119,7 +119,7 @@ def print_summary(result: dict[str, Any], out_dir: Path) -> None:
 
 
 def main(argv: Sequence[str]) -> None:
-    """Evaluate a model (HF dir, base + adapter, or CSR run dir) on chair, pope, mmhal or shapeworld."""
+    """Evaluate a model (HF dir, base + adapter, or CSR run dir) on chair, pope, amber, mmhal or shapeworld."""
     from lightning_csr.evaluation.model_files import ModelDirError
     from lightning_csr.evaluation.runner import evaluate
 

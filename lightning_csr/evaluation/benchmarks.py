@@ -68,7 +68,7 @@ class BenchmarkOptions:
     """What to evaluate on. Paths are the user's local benchmark files; `num_items` takes a seeded subset.
 
     Args:
-        benchmark: a registered benchmark: chair, pope, mmhal, or one a testbed registered (shapeworld).
+        benchmark: a registered benchmark: chair, pope, amber, mmhal, or one a testbed registered (shapeworld).
         coco_instances / coco_captions: COCO `instances_val2014.json` / `captions_val2014.json` (chair, pope).
         images_dir: COCO val2014 images (chair, pope), AMBER images (amber) or MMHal-Bench images (mmhal).
         pope_file: an existing POPE question file (JSONL); otherwise questions are built from `coco_instances`.
