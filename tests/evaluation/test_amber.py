@@ -165,3 +165,10 @@ def test_a_noun_covers_the_first_object_it_is_associated_with() -> None:
     annotation = AmberAnnotation(9, "generative", ("man", "person"), ())
     assert score_description("A person.", annotation, RELATION)["covered"] == ["man"]
     assert score_description("A man.", annotation, RELATION)["covered"] == ["person"]
+
+
+def test_relation_values_must_be_lists(tmp_path: Path) -> None:
+    data, _ = write_amber(tmp_path)
+    (data / "relation.json").write_text(json.dumps({**RELATION, "dog": "puppy"}))
+    with pytest.raises(ValueError, match=r"relation.json: the value of 'dog' must be a list"):
+        load_amber(data)

@@ -91,6 +91,14 @@ def _annotation(entry: dict[str, Any], index: int, path: Path) -> AmberAnnotatio
     return AmberAnnotation(entry["id"], entry["type"], entry["truth"])
 
 
+def _associations(data: dict[str, Any], path: Path) -> dict[str, tuple[str, ...]]:
+    """Object -> associated words; each value must be a list of words."""
+    wrong = [word for word, related in data.items() if not isinstance(related, list)]
+    if wrong:
+        raise ValueError(f"{path}: the value of {wrong[0]!r} must be a list of associated words")
+    return {word: tuple(related) for word, related in data.items()}
+
+
 def load_amber(data_dir: str | Path, split: str = "all") -> AmberData:
     """The split's queries with their annotations; every generative object must have an association entry."""
     if split not in QUERY_FILES:
@@ -104,13 +112,12 @@ def load_amber(data_dir: str | Path, split: str = "all") -> AmberData:
         )
     ]
     annotation_path = data_dir / "annotations.json"
-    annotations = {
-        entry["id"]: _annotation(entry, index, annotation_path)
-        for index, entry in enumerate(_json(annotation_path, list))
-        for entry in [_entry(entry, index, annotation_path, ("id", "type", "truth"))]
-    }
+    annotations: dict[int, AmberAnnotation] = {}
+    for index, raw in enumerate(_json(annotation_path, list)):
+        entry = _entry(raw, index, annotation_path, ("id", "type", "truth"))
+        annotations[entry["id"]] = _annotation(entry, index, annotation_path)
     relation_path = data_dir / "relation.json"
-    associations = {word: tuple(related) for word, related in _json(relation_path, dict).items()}
+    associations = _associations(_json(relation_path, dict), relation_path)
     safe_path = data_dir / "safe_words.txt"
     safe_words = (
         frozenset(safe_path.read_text(encoding="utf-8").split()) if safe_path.is_file() else frozenset()
@@ -119,13 +126,10 @@ def load_amber(data_dir: str | Path, split: str = "all") -> AmberData:
         annotation = annotations.get(query.id)
         if annotation is None:
             raise ValueError(f"{query_path}: query id {query.id} has no entry in {annotation_path}")
-        unknown = [
-            w
-            for w in (*annotation.truth, *annotation.hallu)
-            if annotation.generative and w not in associations
-        ]
-        if unknown:
-            raise ValueError(
-                f"{annotation_path}: id {query.id}: object {unknown[0]!r} is not a key of {relation_path}"
-            )
+        if annotation.generative:
+            unknown = [w for w in (*annotation.truth, *annotation.hallu) if w not in associations]
+            if unknown:
+                raise ValueError(
+                    f"{annotation_path}: id {query.id}: object {unknown[0]!r} is not a key of {relation_path}"
+                )
     return AmberData(queries, annotations, associations, safe_words)
