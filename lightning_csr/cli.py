@@ -32,7 +32,7 @@ COMMANDS: dict[str, Command] = {
     ),
     "evaluate": Command(
         "lightning_csr.commands.evaluate:main",
-        "Evaluate a model (HF dir, base + adapter, or CSR run dir) on chair, pope, mmhal or shapeworld.",
+        "Evaluate a model (HF dir, base + adapter, or CSR run dir) on chair, pope, amber, mmhal or shapeworld.",
     ),
     "povid inject": Command(
         "lightning_csr.commands.povid_inject:main",

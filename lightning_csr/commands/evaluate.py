@@ -26,10 +26,39 @@ def _parser() -> argparse.ArgumentParser:
     group = parser.add_argument_group("benchmark files")
     group.add_argument("--coco-instances", help="COCO instances_val2014.json (chair, pope)")
     group.add_argument("--coco-captions", help="COCO captions_val2014.json (chair: widens the ground truth)")
-    group.add_argument("--images-dir", help="COCO val2014 images (chair, pope) or MMHal-Bench images (mmhal)")
+    group.add_argument("--images-dir", help="COCO val2014 images (chair, pope), AMBER or MMHal-Bench images")
     group.add_argument("--pope-file", help="existing POPE question file (JSONL)")
     group.add_argument("--pope-split", default="all", choices=("all", "random", "popular", "adversarial"))
+    group.add_argument(
+        "--chair-vocabulary",
+        default="released",
+        choices=("released", "extended"),
+        help="CHAIR objects: the released synonym list and rules (as papers report) or our extended list",
+    )
+    group.add_argument(
+        "--pope-parser",
+        default="released",
+        choices=("released", "strict"),
+        help="POPE answers: the released rule (as papers report) or ours (unsure answers unparsed)",
+    )
+    group.add_argument("--amber-dir", help="AMBER's data/ folder: query/, annotations.json, relation.json")
+    group.add_argument(
+        "--amber-split",
+        default="all",
+        choices=("all", "generative", "discriminative", "existence", "attribute", "relation"),
+        help="AMBER query file (default all)",
+    )
+    group.add_argument(
+        "--amber-parser",
+        default="first_word",
+        choices=("first_word", "exact"),
+        help="AMBER yes/no replies: the first word, or AMBER's exact 'Yes'/'No' comparison",
+    )
     group.add_argument("--mmhal-template", help="MMHal-Bench response_template.json")
+    group.add_argument(
+        "--mmhal-evaluator",
+        help="MMHal-Bench eval_gpt4.py: judge with its prompt and rating rule (read, not run) instead of ours",
+    )
     group.add_argument(
         "--judge-base-url", help="OpenAI-compatible API base URL, e.g. https://api.openai.com/v1"
     )
@@ -39,11 +68,20 @@ def _parser() -> argparse.ArgumentParser:
     group.add_argument("--split", default="test", help="ShapeWorld split")
     run = parser.add_argument_group("size and decoding")
     run.add_argument("--num-scenes", type=int, help="ShapeWorld scenes (default 200)")
-    run.add_argument("--num-images", type=int, help="COCO images / MMHal items (default: the benchmark's)")
+    run.add_argument(
+        "--num-images",
+        type=int,
+        help="COCO images / AMBER queries per task / MMHal items (default: all or 500)",
+    )
     run.add_argument("--batch-size", type=int, default=16)
     budgets = ", ".join(f"{name} {b.max_new_tokens}" for name, b in benchmarks().items())
     run.add_argument("--max-new-tokens", type=int, help=f"default: {budgets}")
-    run.add_argument("--answer-tokens", type=int, default=16, help="ShapeWorld: budget of the short answers")
+    run.add_argument(
+        "--answer-tokens",
+        type=int,
+        default=16,
+        help="ShapeWorld, AMBER: budget of the short (yes/no) answers",
+    )
     run.add_argument("--seed", type=int, default=0)
     return parser
 
@@ -81,7 +119,7 @@ def print_summary(result: dict[str, Any], out_dir: Path) -> None:
 
 
 def main(argv: Sequence[str]) -> None:
-    """Evaluate a model (HF dir, base + adapter, or CSR run dir) on chair, pope, mmhal or shapeworld."""
+    """Evaluate a model (HF dir, base + adapter, or CSR run dir) on chair, pope, amber, mmhal or shapeworld."""
     from lightning_csr.evaluation.model_files import ModelDirError
     from lightning_csr.evaluation.runner import evaluate
 

@@ -1,4 +1,8 @@
-"""Parse free-form model answers into yes/no decisions for POPE-style evaluation."""
+"""Parse free-form model answers into yes/no decisions for POPE-style evaluation.
+
+Two parsers: `parse_pope_released`, the rule of POPE's released scorer that papers report (never unparsed), and
+`parse_yes_no`, our stricter reading that returns None for answers that say neither.
+"""
 
 from __future__ import annotations
 
@@ -70,3 +74,14 @@ def parse_yes_no(text: str) -> bool | None:
     if any(phrase in lowered for phrase in _AFFIRMATIONS):
         return True
     return None
+
+
+RELEASED_NO_WORDS: frozenset[str] = frozenset({"No", "no", "not"})
+
+
+def parse_pope_released(text: str) -> bool:
+    """POPE's released rule: keep the text before the first ".", drop commas, split on spaces; "no" (False) when
+    a word is exactly `No`, `no` or `not`, else "yes" (True). Case and punctuation matter: "NO" and "no!" are yes."""
+    first_sentence = text.split(".", 1)[0]
+    words = first_sentence.replace(",", "").split(" ")
+    return not RELEASED_NO_WORDS.intersection(words)

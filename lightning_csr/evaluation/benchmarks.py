@@ -8,6 +8,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
+from lightning_csr.evaluation.amber.benchmark import run_amber
 from lightning_csr.evaluation.cached_generation import CachedGenerator
 from lightning_csr.evaluation.standard_benchmarks import run_chair, run_mmhal, run_pope
 
@@ -33,12 +34,17 @@ ENTRY_POINT_GROUP = "lightning_csr.benchmarks"  # installed packages add benchma
 
 # the core's benchmarks; `benchmarks()` adds the installed ones, `register_benchmark` any other
 BENCHMARKS: dict[str, Benchmark] = {
-    "chair": Benchmark(run_chair, 512, ("coco_instances", "coco_captions", "images_dir")),
+    "chair": Benchmark(run_chair, 512, ("coco_instances", "coco_captions", "images_dir", "chair_vocabulary")),
     "pope": Benchmark(
-        run_pope, 32, ("coco_instances", "coco_captions", "images_dir", "pope_file", "pope_split")
+        run_pope,
+        32,
+        ("coco_instances", "coco_captions", "images_dir", "pope_file", "pope_split", "pope_parser"),
     ),
+    "amber": Benchmark(run_amber, 512, ("amber_dir", "images_dir", "amber_split", "amber_parser")),
     "mmhal": Benchmark(
-        run_mmhal, 512, ("mmhal_template", "images_dir", "judge_base_url", "judge_model", "judge_key_env")
+        run_mmhal,
+        512,
+        ("mmhal_template", "mmhal_evaluator", "images_dir", "judge_base_url", "judge_model", "judge_key_env"),
     ),
 }
 
@@ -62,17 +68,27 @@ class BenchmarkOptions:
     """What to evaluate on. Paths are the user's local benchmark files; `num_items` takes a seeded subset.
 
     Args:
-        benchmark: a registered benchmark: chair, pope, mmhal, or one a testbed registered (shapeworld).
+        benchmark: a registered benchmark: chair, pope, amber, mmhal, or one a testbed registered (shapeworld).
         coco_instances / coco_captions: COCO `instances_val2014.json` / `captions_val2014.json` (chair, pope).
-        images_dir: COCO val2014 images (chair, pope) or MMHal-Bench images (mmhal).
+        images_dir: COCO val2014 images (chair, pope), AMBER images (amber) or MMHal-Bench images (mmhal).
         pope_file: an existing POPE question file (JSONL); otherwise questions are built from `coco_instances`.
         pope_split: random, popular, adversarial, or all (three split files built from the annotations).
+        chair_vocabulary: "released" (the CHAIR authors' synonym list and rules, comparable with papers) or
+            "extended" (our longer list; not comparable).
+        pope_parser: "released" (POPE's released answer rule, comparable with papers) or "strict" (ours:
+            answers that say neither yes nor no are unparsed and counted wrong).
+        amber_dir / amber_split: AMBER's `data/` folder (query/, annotations.json, relation.json, safe_words.txt)
+            and the query file: all, generative, discriminative, existence, attribute or relation.
+        amber_parser: "first_word" (a reply's first word is its Yes/No) or "exact" (AMBER's literal comparison).
         mmhal_template: MMHal-Bench `response_template.json`.
+        mmhal_evaluator: MMHal-Bench's `eval_gpt4.py`: its prompt and rating rule are read (not run) and used
+            instead of our own wording, so the scores compare with papers.
         judge_base_url / judge_model / judge_key_env: OpenAI-compatible judge; the key is read from the env var.
         data / split: a prepared data directory and the split evaluated (shapeworld).
-        num_items: images (chair, pope), items (mmhal) or scenes (shapeworld); None = the benchmark's default.
-        max_new_tokens: None = the benchmark's default (chair 512, pope 32, mmhal 512, shapeworld 64).
-        answer_tokens: budget of short answers (shapeworld's POPE and attribute questions).
+        num_items: images (chair, pope), queries per task (amber), items (mmhal) or scenes (shapeworld);
+            None = the benchmark's default.
+        max_new_tokens: None = the benchmark's default (chair 512, pope 32, amber 512, mmhal 512, shapeworld 64).
+        answer_tokens: budget of short answers (shapeworld's POPE and attribute questions, amber's yes/no).
     """
 
     benchmark: str
@@ -81,7 +97,13 @@ class BenchmarkOptions:
     images_dir: str | None = None
     pope_file: str | None = None
     pope_split: str = "all"
+    chair_vocabulary: str = "released"
+    pope_parser: str = "released"
+    amber_dir: str | None = None
+    amber_split: str = "all"
+    amber_parser: str = "first_word"
     mmhal_template: str | None = None
+    mmhal_evaluator: str | None = None
     judge_base_url: str | None = None
     judge_model: str | None = None
     judge_key_env: str | None = "OPENAI_API_KEY"

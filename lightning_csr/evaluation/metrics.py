@@ -5,7 +5,7 @@ World-agnostic: objects and attribute values are plain strings, shared by ShapeW
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import torch
 from torch import Tensor
@@ -28,7 +28,8 @@ def _check_lengths(**sequences: Sequence) -> None:
 
 class CHAIRMetric(Metric):
     """CHAIR: chair_i = hallucinated mentions / mentions, chair_s = captions with a hallucination / captions,
-    recall = ground-truth objects mentioned / ground-truth objects. Mentions are unique objects per caption."""
+    recall = distinct ground-truth objects mentioned / ground-truth objects. A caption's mentions are a list
+    (counted with repetition, as the released CHAIR counts them) or a set (each object once)."""
 
     full_state_update = False
     higher_is_better = False
@@ -46,18 +47,18 @@ class CHAIRMetric(Metric):
         ):
             self.add_state(name, default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
 
-    def update(self, mentioned: Sequence[set[str]], truth: Sequence[set[str]]) -> None:
+    def update(self, mentioned: Sequence[Collection[str]], truth: Sequence[Collection[str]]) -> None:
         """Add captions given the objects each mentions and the objects each image holds."""
         _check_lengths(mentioned=mentioned, truth=truth)
         for said, present in zip(mentioned, truth, strict=True):
-            said, present = set(said), set(present)
-            hallucinated = len(said - present)
+            present = set(present)
+            hallucinated = sum(name not in present for name in said)
             self.captions += 1
             self.hallucinated_captions += int(hallucinated > 0)
             self.mentions += len(said)
             self.hallucinated_mentions += hallucinated
             self.truth += len(present)
-            self.recalled += len(said & present)
+            self.recalled += len(set(said) & present)
 
     def compute(self) -> dict[str, Tensor]:
         """chair_s, chair_i, recall, n_captions, n_mentions."""

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import random
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import permutations
 from pathlib import Path
 from typing import Any
 
-from lightning_csr.evaluation.answers import parse_yes_no
+from lightning_csr.evaluation.answers import parse_pope_released, parse_yes_no
 from lightning_csr.evaluation.coco.annotations import CocoGroundTruth, sample_image_ids
 from lightning_csr.evaluation.metrics import POPEMetric
 
@@ -20,6 +20,11 @@ POPE_NUM_IMAGES = 500
 POPE_PER_IMAGE = 3
 POPE_TEMPLATE = "Is there a {object} in the image?"
 POPE_KEYS: tuple[str, ...] = ("question_id", "image", "text", "label")
+# answer parsers: "released" (POPE's scorer, what papers report; never unparsed) or "strict" (ours: unsure → None)
+POPE_PARSERS: dict[str, Callable[[str], bool | None]] = {
+    "released": parse_pope_released,
+    "strict": parse_yes_no,
+}
 
 
 @dataclass(frozen=True)
@@ -135,8 +140,16 @@ def _parse_line(line: str, where: str, split: str) -> PopeQuestion:
     return PopeQuestion(record["question_id"], record["image"], record["text"], label == "yes", split)
 
 
-def evaluate_pope(questions: Sequence[PopeQuestion], answers: Mapping[Any, str]) -> dict[str, Any]:
-    """Accuracy/precision/recall/F1/yes-ratio per split ("yes" positive); unanswered ids are listed."""
+def evaluate_pope(
+    questions: Sequence[PopeQuestion], answers: Mapping[Any, str], parser: str = "released"
+) -> dict[str, Any]:
+    """Accuracy/precision/recall/F1/yes-ratio per split ("yes" positive); unanswered ids are listed.
+
+    `parser`: "released" (POPE's released rule, the default) or "strict" (`parse_yes_no`, unsure answers unparsed).
+    """
+    if parser not in POPE_PARSERS:
+        raise ValueError(f"unknown POPE answer parser {parser!r}; expected one of {', '.join(POPE_PARSERS)}")
+    parse = POPE_PARSERS[parser]
     ids = [q.question_id for q in questions]
     if len(set(ids)) != len(ids):
         raise ValueError("question ids repeat (several split files?): evaluate one split file at a time")
@@ -145,7 +158,7 @@ def evaluate_pope(questions: Sequence[PopeQuestion], answers: Mapping[Any, str])
     metric = POPEMetric(splits=splits or POPE_SPLITS)
     if answered:
         metric.update(
-            [parse_yes_no(answers[q.question_id]) for q in answered],
+            [parse(answers[q.question_id]) for q in answered],
             [q.label for q in answered],
             [q.split for q in answered],
         )

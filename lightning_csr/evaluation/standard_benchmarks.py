@@ -9,6 +9,17 @@ from typing import TYPE_CHECKING, Any
 
 from lightning_csr.evaluation.cached_generation import CachedGenerator, Request
 
+CHAIR_NOT_COMPARABLE = (
+    "CHAIR used our extended synonym list (--chair-vocabulary extended): not comparable with papers"
+)
+POPE_NOT_COMPARABLE = "POPE used our strict answer parser (--pope-parser strict): not comparable with papers"
+
+MMHAL_OUR_WORDING = (
+    "MMHal-Bench was judged with our own prompt wording and rating parser, not the released ones: scores are "
+    "not comparable with papers (pass --mmhal-evaluator path/to/eval_gpt4.py from the MMHal-Bench download)"
+)
+MMHAL_RELEASED = "MMHal-Bench was judged with the prompt and rating rule read from {}"
+
 if TYPE_CHECKING:
     from lightning_csr.evaluation.benchmarks import BenchmarkOptions
 
@@ -19,7 +30,7 @@ def run_chair(options: BenchmarkOptions, generate: CachedGenerator) -> dict[str,
     from lightning_csr.evaluation.coco.annotations import load_coco_ground_truth
 
     instances, images_dir = options.require("coco_instances", "images_dir")
-    truth = load_coco_ground_truth(instances, options.coco_captions)
+    truth = load_coco_ground_truth(instances, options.coco_captions, options.chair_vocabulary)
     selection = chair_images(truth, images_dir, options.num_items or CHAIR_NUM_IMAGES, options.seed)
     requests = [
         Request(f"chair:{i}", CHAIR_PROMPT, path, options.budget) for i, path in selection.paths.items()
@@ -27,6 +38,7 @@ def run_chair(options: BenchmarkOptions, generate: CachedGenerator) -> dict[str,
     answers = generate(requests, "CHAIR captions")
     result = evaluate_chair({i: answers[f"chair:{i}"] for i in selection.paths}, truth)
     per_image = result.pop("per_image")
+    vocabulary = result.pop("vocabulary")
     for image_id, row in per_image.items():
         row["caption"] = answers[f"chair:{image_id}"]
     metrics = {k: v for k, v in result.items()}
@@ -35,6 +47,7 @@ def run_chair(options: BenchmarkOptions, generate: CachedGenerator) -> dict[str,
         "metrics": metrics,
         "details": {"per_image": per_image, "top_hallucinated": top_hallucinated(per_image.values())},
         "skipped": [f"image {i}: no file in {images_dir}" for i in selection.skipped],
+        "notes": [] if vocabulary == "released" else [CHAIR_NOT_COMPARABLE],
     }
 
 
@@ -62,7 +75,7 @@ def run_pope(options: BenchmarkOptions, generate: CachedGenerator) -> dict[str, 
         by_split = {questions[0].split: questions} if questions else {}
     else:
         (instances,) = options.require("coco_instances")
-        truth = load_coco_ground_truth(instances, options.coco_captions)
+        truth = load_coco_ground_truth(instances, options.coco_captions, options.chair_vocabulary)
         count = options.num_items or POPE_NUM_IMAGES
         by_split = {s: build_pope_questions(truth, s, count, seed=options.seed) for s in splits}
     metrics: dict[str, Any] = {}
@@ -81,7 +94,9 @@ def run_pope(options: BenchmarkOptions, generate: CachedGenerator) -> dict[str, 
             ],
             f"POPE {split}",
         )
-        scored = evaluate_pope(present, {q.question_id: answers[key[q.question_id]] for q in present})
+        scored = evaluate_pope(
+            present, {q.question_id: answers[key[q.question_id]] for q in present}, options.pope_parser
+        )
         metrics.update({f"pope/{k}": v for k, v in scored.items() if k.startswith(f"{split}/")})
         details[split] = [
             {
@@ -93,13 +108,15 @@ def run_pope(options: BenchmarkOptions, generate: CachedGenerator) -> dict[str, 
             }
             for q in present
         ]
-    return {"metrics": metrics, "details": details, "skipped": skipped}
+    notes = [] if options.pope_parser == "released" else [POPE_NOT_COMPARABLE]
+    return {"metrics": metrics, "details": details, "skipped": skipped, "notes": notes}
 
 
 def run_mmhal(options: BenchmarkOptions, generate: CachedGenerator) -> dict[str, Any]:
     """MMHal-Bench answers, rated by an OpenAI-compatible judge when one is configured."""
     from lightning_csr.evaluation.judge import JudgeClient, JudgeSettings
     from lightning_csr.evaluation.mmhal import evaluate_mmhal, load_mmhal, missing_image_message
+    from lightning_csr.evaluation.mmhal.released_evaluator import load_released_judge
 
     template, images_dir = options.require("mmhal_template", "images_dir")
     data = load_mmhal(template, images_dir)
@@ -124,12 +141,14 @@ def run_mmhal(options: BenchmarkOptions, generate: CachedGenerator) -> dict[str,
             options.judge_base_url, options.judge_model, options.judge_key_env, cache_path=options.judge_cache
         )
     )
-    rated = evaluate_mmhal(items, judge, by_index, on_judge_error="zero")
+    released = load_released_judge(options.mmhal_evaluator) if options.mmhal_evaluator else None
+    rated = evaluate_mmhal(items, judge, by_index, on_judge_error="zero", released=released)
     metrics = {f"mmhal/{k}": rated[k] for k in ("average_score", "hallucination_rate", "n_rated")}
     metrics.update({f"mmhal/type/{k}": v for k, v in rated["per_type"].items()})
     notes = [
         f"{len(rated[k])} {k.replace('_', ' ')}: {rated[k]}" for k in ("unparsed", "judge_failed") if rated[k]
     ]
+    notes.append(MMHAL_RELEASED.format(released.source) if released else MMHAL_OUR_WORDING)
     details["ratings"] = rated["per_item"]
     return {"metrics": metrics, "details": details, "skipped": skipped, "notes": notes}
 

@@ -6,7 +6,9 @@ import json
 from collections import defaultdict
 
 import pytest
+from PIL import Image
 
+from lightning_csr.evaluation.answers import parse_pope_released
 from lightning_csr.evaluation.coco import load_coco_ground_truth
 from lightning_csr.evaluation.pope import (
     PopeQuestion,
@@ -107,3 +109,73 @@ def test_evaluate_pope_scores_and_lists_missing_answers() -> None:
     assert result["missing_ids"] == [5] and result["n_questions"] == 5
     with pytest.raises(ValueError, match="repeat"):
         evaluate_pope(questions + questions[:1], answers)
+
+
+@pytest.mark.parametrize(
+    ("text", "says_yes"),
+    [
+        ("Yes, there is a dog.", True),
+        ("No, there is no dog.", False),
+        ("There is not a dog in the image.", False),
+        ("I am not sure.", False),  # "not" in the first sentence
+        ("I cannot tell.", True),  # no No/no/not word: counted as yes, never unparsed
+        ("Yes. There is no cat though.", True),  # only the first sentence counts
+        ("No", False),
+        ("NO", True),  # case matters
+        ("no!", True),  # words are split on spaces only
+        ("Yes,no", True),  # commas are dropped before splitting: one word "Yesno"
+        ("Maybe, no", False),
+    ],
+)
+def test_released_pope_rule(text: str, says_yes: bool) -> None:
+    assert parse_pope_released(text) is says_yes
+
+
+def test_evaluate_pope_released_parser_is_the_default_and_strict_is_an_option() -> None:
+    questions = [
+        PopeQuestion(1, "a.jpg", "Is there a dog in the image?", True, "random"),
+        PopeQuestion(2, "a.jpg", "Is there a cat in the image?", False, "random"),
+        PopeQuestion(3, "b.jpg", "Is there a car in the image?", True, "random"),
+        PopeQuestion(4, "b.jpg", "Is there a bus in the image?", False, "random"),
+    ]
+    answers = {1: "I think so.", 2: "I cannot tell.", 3: "Yes.", 4: "It is not clear."}
+    released = evaluate_pope(questions, answers)
+    # released: 1 yes (tp), 2 yes (fp), 3 yes (tp), 4 "not" -> no (tn): accuracy 3/4, precision 2/3, recall 1,
+    # f1 = 2 * (2/3) / (2/3 + 1) = 0.8, yes_ratio 3/4, nothing unparsed
+    assert released["random/accuracy"] == pytest.approx(3 / 4)
+    assert released["random/precision"] == pytest.approx(2 / 3)
+    assert released["random/recall"] == pytest.approx(1.0)
+    assert released["random/f1"] == pytest.approx(0.8)
+    assert released["random/yes_ratio"] == pytest.approx(3 / 4)
+    assert released["random/unparsed"] == 0
+    strict = evaluate_pope(questions, answers, parser="strict")
+    # strict: 1, 2 and 4 unparsed (counted wrong: fn, fp, fp), 3 tp: accuracy 1/4, unparsed 3/4
+    assert strict["random/accuracy"] == pytest.approx(1 / 4)
+    assert strict["random/unparsed"] == pytest.approx(3 / 4)
+    with pytest.raises(ValueError, match="unknown POPE answer parser"):
+        evaluate_pope(questions, answers, parser="lenient")
+
+
+def test_pope_benchmark_scores_a_question_file_with_the_released_rule(tmp_path) -> None:
+    from lightning_csr.evaluation.benchmarks import BenchmarkOptions, run_benchmark
+    from tests.evaluation.test_chair_released import scripted
+
+    questions = [
+        PopeQuestion(1, "a.jpg", "Is there a dog in the image?", True, "random"),
+        PopeQuestion(2, "a.jpg", "Is there a cat in the image?", False, "random"),
+        PopeQuestion(3, "a.jpg", "Is there a car in the image?", True, "random"),
+        PopeQuestion(4, "a.jpg", "Is there a bus in the image?", False, "random"),
+    ]
+    write_pope_questions(questions, tmp_path / "coco_pope_random.jsonl")
+    (tmp_path / "images").mkdir()
+    Image.new("RGB", (4, 4)).save(tmp_path / "images" / "a.jpg")
+    replies = ["I think so.", "I cannot tell.", "Yes.", "It is not clear."]
+    answers = {f"pope:a.jpg:{q.text}": reply for q, reply in zip(questions, replies, strict=True)}
+    options = BenchmarkOptions(
+        "pope", pope_file=str(tmp_path / "coco_pope_random.jsonl"), images_dir=str(tmp_path / "images")
+    )
+    metrics = run_benchmark(options, scripted(answers))["metrics"]
+    # as in the test above: released rule -> accuracy 3/4, F1 0.8, yes-ratio 3/4
+    assert metrics["pope/random/accuracy"] == pytest.approx(3 / 4)
+    assert metrics["pope/random/f1"] == pytest.approx(0.8)
+    assert metrics["pope/random/yes_ratio"] == pytest.approx(3 / 4)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from PIL import Image
 
 import lightning_csr.evaluation.cached_generation as cached_generation
 from lightning_csr.cli import main as cli_main
@@ -176,3 +177,34 @@ def test_run_dir_from_config_and_checkpoint(tiny_llava_dir, tmp_path) -> None:
     assert [row["iteration"] for row in result["run"]["iterations"]] == [0, 1, 2]
     assert (run / "eval" / "metric_curves.png").is_file() and (run / "eval" / "pair_scores.png").is_file()
     assert "final policy (this evaluation)" in (run / "eval" / "report.md").read_text()
+
+
+def test_amber_from_the_command_line_reproduces_the_hand_computed_values(
+    tiny_llava_dir, tmp_path, monkeypatch
+) -> None:
+    from tests.evaluation.test_amber import ANSWERS, write_amber
+
+    data, images = write_amber(tmp_path)
+    Image.new("RGB", (4, 4), "red").save(images / "AMBER_2.jpg")  # tells the two descriptions apart
+    by_prompt = {f"Is this question {i}?": ANSWERS[i] for i in range(3, 9)}
+
+    def scripted(model, backbone, images, prompts, **kwargs):
+        return [
+            by_prompt.get(prompt) or ANSWERS[2 if image.getpixel((0, 0))[0] > 128 else 1]
+            for image, prompt in zip(images, prompts, strict=True)
+        ]
+
+    monkeypatch.setattr(cached_generation, "generate_answers", scripted)
+    out = tmp_path / "out"
+    result = evaluate(
+        "--model", str(tiny_llava_dir), "--benchmark", "amber", "--out", str(out),
+        "--amber-dir", str(data), "--images-dir", str(images), "--batch-size", "8",
+    )  # fmt: skip
+    metrics = result["metrics"]
+    # the values computed by hand in tests/evaluation/test_amber.py
+    assert (metrics["amber/chair"], metrics["amber/cover"], metrics["amber/hal"]) == pytest.approx(
+        (0.25, 0.8, 0.5)
+    )
+    assert metrics["amber/cog"] == pytest.approx(0.2)
+    assert metrics["amber/discriminative/f1"] == pytest.approx(2 / 3)
+    assert result["options"]["amber_parser"] == "first_word"

@@ -2,25 +2,28 @@
 
 from __future__ import annotations
 
-import json
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lightning_csr.evaluation.coco.matcher import extract_coco_objects
-from lightning_csr.evaluation.coco.synonyms import default_phrase_table, tokenize
+from lightning_csr.evaluation.coco.vocabularies import DEFAULT_CHAIR_VOCABULARY, chair_vocabulary
+from lightning_csr.evaluation.json_files import read_json
 
 
 @dataclass
 class CocoGroundTruth:
-    """Objects present in each image, the category vocabulary and the image file names."""
+    """Objects present in each image, the category vocabulary and the image file names.
+
+    `vocabulary` names the CHAIR vocabulary (`coco/vocabularies.py`) that mapped names and captions.
+    """
 
     objects: dict[int, set[str]]
     categories: list[str]
     file_names: dict[int, str] = field(default_factory=dict)
     instance_objects: dict[int, set[str]] = field(default_factory=dict)
+    vocabulary: str = DEFAULT_CHAIR_VOCABULARY
 
 
 @dataclass
@@ -29,20 +32,6 @@ class ImageSelection:
 
     paths: dict[int, Path]
     skipped: list[int]
-
-
-def read_json(path: str | Path, kind: str) -> dict[str, Any]:
-    """Read a JSON object from `path`, with errors that name the file."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{kind} file not found: {path}")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path}: not valid JSON ({error})") from error
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: expected a COCO-style JSON object, got {type(data).__name__}")
-    return data
 
 
 def _require(entries: Any, key: str, path: Path, keys: tuple[str, ...]) -> list[dict[str, Any]]:
@@ -62,19 +51,23 @@ def _section(data: dict[str, Any], key: str, path: Path, keys: tuple[str, ...]) 
     return _require(data[key], key, path, keys)
 
 
-def _category_name(name: str) -> str:
-    """Map a category name from the file onto the packaged vocabulary when it is a known synonym."""
-    return default_phrase_table().get(tuple(tokenize(name)), name)
-
-
 def load_coco_ground_truth(
-    instances_path: str | Path, captions_path: str | Path | None = None
+    instances_path: str | Path,
+    captions_path: str | Path | None = None,
+    vocabulary: str = DEFAULT_CHAIR_VOCABULARY,
 ) -> CocoGroundTruth:
-    """Ground truth per image from `instances_val2014.json`, optionally widened by caption mentions."""
+    """Ground truth per image from `instances_val2014.json`, optionally widened by the objects the image's
+    reference captions mention; names and captions go through the named CHAIR vocabulary."""
     instances_path = Path(instances_path)
+    matcher = chair_vocabulary(vocabulary)
     data = read_json(instances_path, "COCO instances")
     categories = _section(data, "categories", instances_path, ("id", "name"))
-    names = {entry["id"]: _category_name(entry["name"]) for entry in categories}
+    names: dict[Any, str] = {}
+    for index, entry in enumerate(categories):
+        try:
+            names[entry["id"]] = matcher.node(entry["name"])
+        except ValueError as error:
+            raise ValueError(f"{instances_path}: categories[{index}]: {error}") from error
     images = _section(data, "images", instances_path, ("id",))
     annotations = _section(data, "annotations", instances_path, ("image_id", "category_id"))
     objects: dict[int, set[str]] = {entry["id"]: set() for entry in images}
@@ -89,12 +82,14 @@ def load_coco_ground_truth(
         captions_path = Path(captions_path)
         captions = read_json(captions_path, "COCO captions")
         for entry in _section(captions, "annotations", captions_path, ("image_id", "caption")):
-            objects.setdefault(entry["image_id"], set()).update(extract_coco_objects(entry["caption"]))
+            found = {node for _, node in matcher.mentions(entry["caption"])}
+            objects.setdefault(entry["image_id"], set()).update(found)
     return CocoGroundTruth(
         objects=objects,
         categories=sorted(set(names.values())),
         file_names={entry["id"]: entry["file_name"] for entry in images if "file_name" in entry},
         instance_objects=instance_objects,
+        vocabulary=vocabulary,
     )
 
 

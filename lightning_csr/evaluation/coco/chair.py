@@ -12,7 +12,7 @@ from lightning_csr.evaluation.coco.annotations import (
     locate_images,
     sample_image_ids,
 )
-from lightning_csr.evaluation.coco.matcher import extract_coco_objects
+from lightning_csr.evaluation.coco.vocabularies import DEFAULT_CHAIR_VOCABULARY, chair_vocabulary
 from lightning_csr.evaluation.metrics import CHAIRMetric
 
 CHAIR_NUM_IMAGES = 500
@@ -32,10 +32,20 @@ def chair_images(
 
 
 def evaluate_chair(
-    answers: Mapping[int, str], annotations: CocoGroundTruth | Mapping[int, set[str]]
+    answers: Mapping[int, str],
+    annotations: CocoGroundTruth | Mapping[int, set[str]],
+    vocabulary: str | None = None,
 ) -> dict[str, Any]:
-    """CHAIR_S, CHAIR_I and recall over `answers` (image id → caption), with per-image details."""
-    truth = annotations.objects if isinstance(annotations, CocoGroundTruth) else annotations
+    """CHAIR_S, CHAIR_I (mentions with repetition), recall and `len` (mean words per caption after the
+    two-word pass) over `answers` (image id → caption), with per-image details.
+
+    `vocabulary`: the CHAIR vocabulary; by default the one the ground truth was built with ("released").
+    """
+    if isinstance(annotations, CocoGroundTruth):
+        truth, vocabulary = annotations.objects, vocabulary or annotations.vocabulary
+    else:
+        truth = annotations
+    matcher = chair_vocabulary(vocabulary or DEFAULT_CHAIR_VOCABULARY)
     unknown = [image_id for image_id in answers if image_id not in truth]
     if unknown:
         raise ValueError(
@@ -43,16 +53,19 @@ def evaluate_chair(
             "are these the right annotation files?"
         )
     image_ids = list(answers)
-    mentioned = [extract_coco_objects(answers[image_id]) for image_id in image_ids]
+    mentioned = [[node for _, node in matcher.mentions(answers[image_id])] for image_id in image_ids]
     expected = [set(truth[image_id]) for image_id in image_ids]
     metric = CHAIRMetric()
     if image_ids:
         metric.update(mentioned, expected)
     result: dict[str, Any] = {key: _plain(value) for key, value in metric.compute().items()}
+    words = [len(matcher.words(answers[image_id])) for image_id in image_ids]
+    result["len"] = sum(words) / len(words) if words else 0.0
+    result["vocabulary"] = vocabulary or DEFAULT_CHAIR_VOCABULARY
     result["per_image"] = {
         image_id: {
-            "mentioned": sorted(found),
-            "hallucinated": sorted(found - gold),
+            "mentioned": found,
+            "hallucinated": [name for name in found if name not in gold],
             "truth": sorted(gold),
         }
         for image_id, found, gold in zip(image_ids, mentioned, expected, strict=True)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from lightning_csr.evaluation.json_files import read_json
 
 MMHAL_NUM_ITEMS = 96
 REQUIRED_KEYS: tuple[str, ...] = ("question_type", "question", "gt_answer", "image_content")
@@ -67,14 +68,7 @@ def image_candidates(item: MMHalItem) -> list[str]:
 def load_mmhal(template_path: str | Path, images_dir: str | Path | None = None) -> MMHalData:
     """Items from `response_template.json`; with `images_dir`, attach image paths and list missing ones."""
     template_path = Path(template_path)
-    if not template_path.is_file():
-        raise FileNotFoundError(f"MMHal-Bench template not found: {template_path}")
-    try:
-        entries = json.loads(template_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{template_path}: not valid JSON ({error.msg})") from error
-    if not isinstance(entries, list):
-        raise ValueError(f"{template_path}: expected a JSON list of items")
+    entries = read_json(template_path, "MMHal-Bench template", list)
     items = [_item(entry, index, template_path) for index, entry in enumerate(entries)]
     if images_dir is None:
         return MMHalData(items)

@@ -9,11 +9,14 @@ from typing import Any, Literal
 from lightning_csr.evaluation.judge import JudgeClient, JudgeError
 from lightning_csr.evaluation.mmhal.data import MMHalItem
 from lightning_csr.evaluation.mmhal.prompt import build_judge_prompt, parse_rating
+from lightning_csr.evaluation.mmhal.released_evaluator import ReleasedJudge
 
 HALLUCINATION_BELOW = 3
 
 
-def summarise_ratings(items: Sequence[MMHalItem], ratings: Sequence[int]) -> dict[str, Any]:
+def summarise_ratings(
+    items: Sequence[MMHalItem], ratings: Sequence[int], hallucination_below: int = HALLUCINATION_BELOW
+) -> dict[str, Any]:
     """Average score, share rated below 3 (hallucination rate) and averages per `question_type`."""
     by_type: dict[str, list[int]] = defaultdict(list)
     for item, rating in zip(items, ratings, strict=True):
@@ -21,7 +24,7 @@ def summarise_ratings(items: Sequence[MMHalItem], ratings: Sequence[int]) -> dic
     count = len(ratings)
     return {
         "average_score": sum(ratings) / count if count else float("nan"),
-        "hallucination_rate": sum(r < HALLUCINATION_BELOW for r in ratings) / count
+        "hallucination_rate": sum(r < hallucination_below for r in ratings) / count
         if count
         else float("nan"),
         "per_type": {name: sum(values) / len(values) for name, values in sorted(by_type.items())},
@@ -34,8 +37,12 @@ def evaluate_mmhal(
     judge: JudgeClient,
     answers: Mapping[int, str] | None = None,
     on_judge_error: Literal["raise", "zero"] = "raise",
+    released: ReleasedJudge | None = None,
 ) -> dict[str, Any]:
     """Rate each answer (by item index, else the template's `model_answer`) with the judge and summarise.
+
+    The prompt and rating rule are our own wording (`prompt.py`) unless `released` (read from MMHal-Bench's
+    `eval_gpt4.py`) is given.
 
     Unparseable judge replies score 0 and are listed in `unparsed`; with `on_judge_error="zero"` a judge
     that keeps failing also scores 0 and is listed in `judge_failed`. Items without an answer are listed
@@ -46,14 +53,15 @@ def evaluate_mmhal(
     responses = {item.index: (answers or {}).get(item.index, item.model_answer) for item in items}
     missing = [item.index for item in items if not responses[item.index].strip()]
     rated = [item for item in items if item.index not in missing]
-    prompts = [build_judge_prompt(item, responses[item.index]) for item in rated]
+    build, parse = (released.prompt, released.rating) if released else (build_judge_prompt, parse_rating)
+    prompts = [build(item, responses[item.index]) for item in rated]
     replies = judge.complete_many(prompts, return_exceptions=on_judge_error == "zero")
     ratings: list[int] = []
     per_item: list[dict[str, Any]] = []
     unparsed: list[int] = []
     failed: list[int] = []
     for item, reply in zip(rated, replies, strict=True):
-        rating = None if isinstance(reply, JudgeError) else parse_rating(reply)
+        rating = None if isinstance(reply, JudgeError) else parse(reply)
         if isinstance(reply, JudgeError):
             failed.append(item.index)
         elif rating is None:
@@ -67,6 +75,7 @@ def evaluate_mmhal(
                 "judge_reply": str(reply),
             }
         )
-    result = summarise_ratings(rated, ratings)
+    below = released.hallucination_below if released else HALLUCINATION_BELOW
+    result = summarise_ratings(rated, ratings, below)
     result.update({"unparsed": unparsed, "judge_failed": failed, "missing": missing, "per_item": per_item})
     return result
