@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 from PIL import Image
@@ -15,6 +15,16 @@ from lightning_csr.generation.tree import SearchTree, SentenceNode
 from lightning_csr.rewards.calibrated import RewardSettings, SentenceScore, path_score, score_sentences
 
 DROP_REASONS = ("no_complete_answer", "identical", "zero_margin")
+
+
+@runtime_checkable
+class AnswerRanker(Protocol):
+    """Scores a prompt's complete answers in place of the calibrated reward (higher is better), e.g. an oracle
+    that knows the truth; `identity()` is what decides its scores (kept in the pairs' provenance)."""
+
+    def __call__(self, record_id: str, answers: Sequence[str]) -> Sequence[float]: ...
+
+    def identity(self) -> dict[str, Any]: ...
 
 
 @dataclass
@@ -73,14 +83,18 @@ def curate_pairs(
     image_scorer: ImageScorer | None = None,
     min_margin: float = 0.0,
     match_length: bool = False,
+    ranker: AnswerRanker | None = None,
 ) -> Curation:
     """One preference pair per tree; `images` feed the scorer, `image_refs` go into the records unchanged.
+
+    With a `ranker`, the complete answers are ranked by its scores instead of their calibrated path scores (the
+    search itself is unchanged); the records keep both.
 
     With `match_length`, the rejected answer is the worst among the answers whose sentence count is closest to
     the chosen one's, so pairs do not teach a length preference (iterative DPO otherwise drifts into short,
     "safe" answers that name fewer objects).
     """
-    if image_scorer is None and reward.lam > 0:
+    if image_scorer is None and reward.lam > 0 and ranker is None:
         raise ValueError(f"lam={reward.lam} needs an image_scorer for R_I")
     curation = Curation(records=[])
     fingerprint = tokenizer_fingerprint(tokenizer)  # the stored ids are valid only for this tokenizer
@@ -97,6 +111,13 @@ def curate_pairs(
             curation.dropped["no_complete_answer"].append(record_id)
             continue
         sign = 1.0 if reward.higher_is_better else -1.0
+        calibrated = [answer[0] for answer in answers]
+        if ranker is not None:
+            ranks = ranker(record_id, [answer[2] for answer in answers])
+            answers = [
+                (float(rank), last, text) for rank, (_, last, text) in zip(ranks, answers, strict=True)
+            ]
+            sign = 1.0
         ranked = sorted(answers, key=lambda a: -sign * a[0])  # stable: ties keep creation order
         best, worst = ranked[0], ranked[-1]
         if match_length and len(ranked) > 1:
@@ -122,7 +143,8 @@ def curate_pairs(
             "margin": margin,
             "chosen_sentences": _sentences(best[1].path(), scores, tokenizer),
             "rejected_sentences": _sentences(worst[1].path(), scores, tokenizer),
-            "answer_scores": [answer[0] for answer in answers],
+            "answer_scores": calibrated,
+            "ranked_by": "reward" if ranker is None else type(ranker).__name__,
             "tree": tree.summary(),
         }
         curation.records.append(PreferenceRecord(record_id, image_ref, tree.prompt, chosen, rejected, meta))

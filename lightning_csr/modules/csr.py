@@ -11,7 +11,7 @@ from PIL import Image
 
 from lightning_csr.backbones.base import Backbone
 from lightning_csr.data.provenance import tensors_digest
-from lightning_csr.generation.pairs import Curation, curate_pairs
+from lightning_csr.generation.pairs import AnswerRanker, Curation, curate_pairs
 from lightning_csr.generation.search import sentence_search
 from lightning_csr.generation.settings import SearchSettings
 from lightning_csr.losses.dpo import DPOLossSettings
@@ -33,6 +33,8 @@ class CSRModule(PreferenceModule):
         clip_model: a Hugging Face CLIP checkpoint or directory for R_I (None only with `reward.lam == 0`).
         min_margin: pairs whose chosen/rejected score margin is at most this are dropped.
         match_length: rejected = the worst answer at least as long (in sentences) as the chosen one.
+        ranker: ranks the complete answers instead of the calibrated reward (e.g. ShapeWorld's exact-count
+            oracle, `lightning_csr.shapeworld.study.ExactCountRanker`); the search is unchanged.
 
     Every iteration trains with a fresh optimizer and a schedule sized to the pairs it really kept (the paper
     trains each iteration anew), also after a resume.
@@ -46,6 +48,7 @@ class CSRModule(PreferenceModule):
         clip_model: str | None = None,
         min_margin: float = 0.0,
         match_length: bool = False,
+        ranker: AnswerRanker | None = None,
         loss: DPOLossSettings | None = None,
         reference: str = "ref_adapter",
         cache_reference: bool = False,
@@ -60,6 +63,7 @@ class CSRModule(PreferenceModule):
         self.clip_model = clip_model
         self.min_margin = min_margin
         self.match_length = match_length
+        self.ranker = ranker
         self._image_scorer = None
 
     @property
@@ -99,12 +103,14 @@ class CSRModule(PreferenceModule):
             scorer,
             self.min_margin,
             self.match_length,
+            self.ranker,
         )
 
     def generation_identity(self) -> dict[str, Any]:
         """What decides the pairs `generate_pairs` writes: settings, and the digests of every weight it uses."""
         scorer = self.image_scorer
-        return {
+        ranker = {} if self.ranker is None else {"ranker": self.ranker.identity()}  # older stamps stay valid
+        return ranker | {
             "search": self.search,
             "reward": self.reward,
             "min_margin": self.min_margin,

@@ -19,7 +19,7 @@ PRESETS = {CONFIGS / "trainer" / f"{name}.yaml" for name in ("cpu", "gpu", "quie
 HARDWARE = ("accelerator", "devices", "precision")
 # stacked after a method config: `--config BASE --config VARIANT`
 VARIANTS = {
-    CONFIGS / "csr" / name: CONFIGS / "csr" / "shapeworld.yaml" for name in ("lam0.yaml", "code.yaml")
+    CONFIGS / "csr" / name: CONFIGS / "csr" / "shapeworld.yaml" for name in ("lam0.yaml", "code.yaml", "oracle.yaml")
 }
 # settings files of other commands, each loaded by its own reader (clip.yaml: tests/shapeworld/test_clip.py)
 SETTINGS = {CONFIGS / "compare" / "shapeworld.yaml", CONFIGS / "shapeworld" / "clip.yaml"}
@@ -136,6 +136,14 @@ def test_gpu_preset_moves_a_cpu_config_onto_one_gpu(capsys: pytest.CaptureFixtur
     ("variant", "expected"),
     [
         ("lam0.yaml", {"model.init_args.reward.lam": 0.0}),
+        (
+            "oracle.yaml",
+            {
+                "model.init_args.ranker.class_path": "lightning_csr.shapeworld.study.ExactCountRanker",
+                "model.init_args.ranker.init_args.data": "data/shapeworld",
+                "model.init_args.ranker.init_args.split": "train",
+            },
+        ),
         (
             "code.yaml",
             {

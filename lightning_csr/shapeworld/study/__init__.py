@@ -1,1 +1,5 @@
-"""The study: every method on several independently built worlds, with intervals and a verdict per claim."""
+"""The study across worlds: intervals, claim verdicts, the exact-count oracle and reward accuracy."""
+
+from lightning_csr.shapeworld.study.oracle import ExactCountRanker
+
+__all__ = ["ExactCountRanker"]
