@@ -63,3 +63,11 @@ def real_backbone(family: tuple[str, Path], training: bool = False, **kwargs) ->
 def images(n: int, size: tuple[int, int] = (32, 32)) -> list[Image.Image]:
     colours = ["red", "blue", "green", "yellow"]
     return [Image.new("RGB", size, colours[i % len(colours)]) for i in range(n)]
+
+
+@pytest.fixture(scope="session")
+def real_clip_dir(real_dir, tmp_path_factory) -> Path:
+    """A tiny random CLIP of the real CLIP ViT-L/14-336 geometry with its real processor files."""
+    from tests.conformance.real_checkpoints import tiny_real_clip
+
+    return tiny_real_clip(real_dir, tmp_path_factory.mktemp("real_clip"))
