@@ -5,6 +5,7 @@ Every test here is marked `conformance` and skipped, with a one-line reason, whe
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
