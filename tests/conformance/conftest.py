@@ -21,9 +21,8 @@ TRAINING_OPTIONS = {"idefics3": {"do_image_splitting": False}}
 
 def pytest_collection_modifyitems(config, items) -> None:
     real = real_processors_dir()
-    skip = pytest.mark.skip(
-        reason=f"no real processor files: set {ENV_VAR} or provide ../shared/real_processors"
-    )
+    where = os.environ.get(ENV_VAR) or "../shared/real_processors"
+    skip = pytest.mark.skip(reason=f"no real processor files at {where}: set {ENV_VAR} to their folder")
     for item in items:
         if HERE in Path(item.fspath).parents:
             item.add_marker(pytest.mark.conformance)
