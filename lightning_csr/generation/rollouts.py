@@ -22,9 +22,8 @@ from lightning_csr.generation.greedy import suppressed_token_ids
 
 PER_TOKEN = ("response_ids", "response_mask", "sample_logps", "logps", "ref_logps", "values")
 QUERY = ("query_ids", "query_mask")
-TOKEN_INPUTS = (
-    "token_inputs"  # per-token side inputs over query + response (e.g. Qwen2-VL's mm_token_type_ids)
-)
+# per-token side inputs over query + response (e.g. Qwen2-VL's mm_token_type_ids)
+TOKEN_INPUTS = "token_inputs"
 
 
 def response_mask(response_ids: torch.Tensor, eos: int) -> tuple[torch.Tensor, torch.Tensor]:
