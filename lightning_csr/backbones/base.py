@@ -74,6 +74,7 @@ class Backbone:
         self.revision = revision
         resolve_dtype(dtype)
         self._processor = None
+        self._response_context: tuple[str, list[int]] | None = None
 
     # ----------------------------------------------------------------- loading
     @property
@@ -179,10 +180,14 @@ class Backbone:
         token = getattr(self.processor, "image_token", None) or "<image>"
         return self.tokenizer.convert_tokens_to_ids(token)
 
+    def response_text_ids(self, response: str) -> list[int]:
+        """A response's text as token ids, no end token (tokenised on its own; see `templated_response_ids`)."""
+        return self.tokenizer(response, add_special_tokens=False)["input_ids"]
+
     def response_ids(self, response: str, token_ids: Sequence[int] | None = None) -> list[int]:
         """Token ids of a response (its text tokenised, or `token_ids` as sampled) and one end-of-turn token."""
         if token_ids is None:
-            return self.tokenizer(response, add_special_tokens=False)["input_ids"] + [self.end_of_turn_id]
+            return self.response_text_ids(response) + [self.end_of_turn_id]
         ids = [int(t) for t in token_ids]
         if ids and ids[-1] in {self.end_of_turn_id, self.tokenizer.eos_token_id}:
             ids.pop()  # an answer that ended itself; a capped one has no end token

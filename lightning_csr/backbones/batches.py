@@ -40,6 +40,37 @@ def prompt_batch(
         tokenizer.padding_side = side
 
 
+RESPONSE_PROBE = "\u2063"  # a character no chat template writes, marking where the response goes
+
+
+def _response_context(backbone: Backbone) -> tuple[str, list[int]]:
+    """A rendered generation prompt with the text the template puts before a response (e.g. SmolVLM's space),
+    and the ids of the prompt alone."""
+    if backbone._response_context is None:
+        messages = backbone.prompt_messages("Hi")
+        prompt = backbone.processor.apply_chat_template(messages, add_generation_prompt=True)
+        content = messages[0]["content"]
+        reply = RESPONSE_PROBE if isinstance(content, str) else [{"type": "text", "text": RESPONSE_PROBE}]
+        full = backbone.processor.apply_chat_template(messages + [{"role": "assistant", "content": reply}])
+        lead = full[len(prompt) : full.index(RESPONSE_PROBE)] if full.startswith(prompt) else ""
+        ids = backbone.tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        backbone._response_context = (prompt + lead, ids)
+    return backbone._response_context
+
+
+def templated_response_ids(backbone: Backbone, response: str) -> list[int]:
+    """A response's token ids as they follow the generation prompt in the chat template (no end token).
+
+    Tokenised behind the prompt and cut off there: a response on its own would lose the template's space
+    (SmolVLM's `Assistant: A`) or gain a lone `▁` (sentencepiece tokenising ` A`).
+    """
+    context, context_ids = _response_context(backbone)
+    ids = backbone.tokenizer(context + response, add_special_tokens=False)["input_ids"]
+    if ids[: len(context_ids)] == context_ids:
+        return ids[len(context_ids) :]
+    return backbone.tokenizer(response, add_special_tokens=False)["input_ids"]  # the boundary merged
+
+
 def pad_id(backbone: Backbone) -> int:
     """The tokenizer's padding id, or end-of-turn when it has none."""
     tokenizer = backbone.tokenizer

@@ -6,6 +6,7 @@ from typing import Any
 
 import torch
 
+from lightning_csr.backbones import batches
 from lightning_csr.backbones.base import Backbone
 
 END_OF_UTTERANCE = "<end_of_utterance>"
@@ -43,6 +44,10 @@ class Idefics3Backbone(Backbone):
         if self.do_image_splitting is not None:
             processor.image_processor.do_image_splitting = self.do_image_splitting
         return processor
+
+    def response_text_ids(self, response: str) -> list[int]:
+        """As the template writes it: SmolVLM's prompt ends `Assistant:` and the answer follows a space."""
+        return batches.templated_response_ids(self, response)
 
     @property
     def end_of_turn_id(self) -> int:

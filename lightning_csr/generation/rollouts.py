@@ -3,7 +3,9 @@
 Layout of a rollout (B rows): `query_ids`/`query_mask` [B, P] left-padded prompts (image tokens included),
 `response_ids`/`response_mask` [B, R] right-padded responses (mask covers tokens up to and including the first
 end-of-turn), per-token tensors [B, R] aligned on response tokens, per-row tensors [B], image inputs, and
-lists (`ids`, `texts`, ...). Prompt and response meet at column P for every row. Stored chunks: `rollout_store`.
+lists (`ids`, `texts`, ...), and `token_inputs` [B, P + R] (the backbone's per-token side inputs, with their
+response value on the response). Prompt and response meet at column P for every row. Stored chunks:
+`rollout_store`.
 """
 
 from __future__ import annotations
@@ -15,10 +17,13 @@ import torch
 from PIL import Image
 
 from lightning_csr.backbones.base import Backbone
+from lightning_csr.backbones.image_rows import concat_image_rows, select_image_rows
 from lightning_csr.generation.greedy import suppressed_token_ids
 
 PER_TOKEN = ("response_ids", "response_mask", "sample_logps", "logps", "ref_logps", "values")
 QUERY = ("query_ids", "query_mask")
+# per-token side inputs over query + response (e.g. Qwen2-VL's mm_token_type_ids)
+TOKEN_INPUTS = "token_inputs"
 
 
 def response_mask(response_ids: torch.Tensor, eos: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -71,6 +76,11 @@ def sample_responses(
     query_ids = inputs.pop("input_ids")
     query_mask = inputs.pop("attention_mask")
     response_ids = out.sequences[:, query_ids.shape[1] :]
+    token_inputs = {
+        k: torch.cat([inputs.pop(k), torch.full_like(response_ids, value)], dim=1).cpu()
+        for k, value in backbone.token_level_inputs.items()
+        if k in inputs
+    }
     mask, ended = response_mask(response_ids, eos)
     sampled = {
         "query_ids": query_ids.cpu(),
@@ -79,6 +89,7 @@ def sample_responses(
         "response_mask": mask.cpu(),
         "ended": ended.cpu(),
         "images": {k: v.cpu() for k, v in inputs.items() if isinstance(v, torch.Tensor)},
+        TOKEN_INPUTS: token_inputs,
     }
     if keep_logits:
         sampled["step_logits"] = torch.stack(out.logits, dim=1)
@@ -106,6 +117,7 @@ def sequence_inputs(rollout: dict[str, Any], device: torch.device) -> dict[str, 
         "input_ids": torch.cat([rollout["query_ids"], rollout["response_ids"]], dim=1),
         "attention_mask": torch.cat([rollout["query_mask"], rollout["response_mask"]], dim=1),
         **rollout["images"],
+        **rollout.get(TOKEN_INPUTS, {}),
     }
     return {k: v.to(device) for k, v in inputs.items()}
 
@@ -116,6 +128,13 @@ def _pad(tensor: torch.Tensor, width: int, value: float, left: bool) -> torch.Te
         return tensor
     filler = torch.full((tensor.shape[0], extra, *tensor.shape[2:]), value, dtype=tensor.dtype)
     return torch.cat([filler, tensor] if left else [tensor, filler], dim=1)
+
+
+def _repad(part: dict[str, Any], tensor: torch.Tensor, query_width: int, response_width: int) -> torch.Tensor:
+    """A [B, P + R] tensor of one chunk re-padded to the merged query and response widths."""
+    split = part["query_ids"].shape[1]
+    query = _pad(tensor[:, :split], query_width, 0, True)
+    return torch.cat([query, _pad(tensor[:, split:], response_width, 0, False)], dim=1)
 
 
 def merge_rollouts(parts: Sequence[dict[str, Any]], pad_id: int) -> dict[str, Any]:
@@ -135,7 +154,12 @@ def merge_rollouts(parts: Sequence[dict[str, Any]], pad_id: int) -> dict[str, An
             fill = pad_id if key == "response_ids" else 0
             merged[key] = torch.cat([_pad(v, response_width, fill, False) for v in values])
         elif key == "images":
-            merged[key] = {k: torch.cat([v[k] for v in values]) for k in value}
+            merged[key] = concat_image_rows(values)
+        elif key == TOKEN_INPUTS:
+            merged[key] = {
+                k: torch.cat([_repad(p, p[key][k], query_width, response_width) for p in parts])
+                for k in value
+            }
         elif isinstance(value, torch.Tensor):
             merged[key] = torch.cat(values)
         elif isinstance(value, list):
@@ -152,6 +176,8 @@ def select_rows(rollout: dict[str, Any], rows: torch.Tensor) -> dict[str, Any]:
         if isinstance(value, torch.Tensor):
             picked[key] = value[rows]
         elif key == "images":
+            picked[key] = select_image_rows(value, rows)
+        elif key == TOKEN_INPUTS:
             picked[key] = {k: v[rows] for k, v in value.items()}
         elif isinstance(value, list):
             picked[key] = [value[i] for i in rows.tolist()]

@@ -131,17 +131,21 @@ def reward_inputs(
     enc = backbone.prompt_batch(images, questions)
     mask = enc.pop("attention_mask").bool()
     prompt_ids = enc.pop("input_ids")
-    if any(k in enc for k in backbone.token_level_inputs):
-        raise NotImplementedError(f"{backbone.family}: reward inputs with token-level side inputs")
+    # per-token side inputs (Qwen2-VL's mm_token_type_ids) take their response value after the prompt
+    token_inputs = {k: enc.pop(k) for k in list(enc) if k in backbone.token_level_inputs}
     tokenizer = backbone.tokenizer
-    rows = []
+    rows, extras = [], {k: [] for k in token_inputs}
     for i in range(len(prompts)):
         suffix = judge_suffix(backbone, prompt.judge_text(facts[i], keys[i]), prompt.score_prefix)
         suffix_ids = tokenizer(suffix, add_special_tokens=False)["input_ids"]
         rows.append(prompt_ids[i][mask[i]].tolist() + list(responses[i]) + suffix_ids)
+        for k, values in token_inputs.items():
+            tail = [backbone.token_level_inputs[k]] * (len(responses[i]) + len(suffix_ids))
+            extras[k].append(values[i][mask[i]].tolist() + tail)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else backbone.end_of_turn_id
     input_ids, attention_mask = stack_rows(rows, pad, padding_side)
-    return {"input_ids": input_ids, "attention_mask": attention_mask, **enc}
+    side = {k: stack_rows(r, 0, padding_side)[0].to(token_inputs[k].dtype) for k, r in extras.items()}
+    return {"input_ids": input_ids, "attention_mask": attention_mask, **enc, **side}
 
 
 def inner_model(model: torch.nn.Module) -> torch.nn.Module:

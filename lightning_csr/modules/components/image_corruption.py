@@ -158,33 +158,62 @@ class ImageCorruptor:
         self.schedule = noise_schedule(s.num_steps, s.beta_start, s.beta_end, s.schedule)
 
     def corrupt_pixel_values(
-        self, pixel_values: Tensor, image_processor: Any, ids: Sequence[str], epoch: int
+        self,
+        pixel_values: Tensor,
+        image_processor: Any,
+        ids: Sequence[str],
+        epoch: int,
+        image_grid_thw: Tensor | None = None,
     ) -> Tensor:
-        """Noise normalised `pixel_values` [R, ..., C, H, W]; row r shows the image of `ids[r % len(ids)]`."""
+        """Noise normalised `pixel_values` [R, ..., C, H, W] (or Qwen2-VL's flattened patches with their
+        `image_grid_thw`); image r shows the record `ids[r % len(ids)]`. All-zero padding tiles stay zero."""
+        if image_grid_thw is not None:
+            return self._corrupt_patches(pixel_values, image_processor, ids, epoch, image_grid_thw)
         if pixel_values.dim() < 3:
             raise ValueError(
                 f"pixel_values of shape {tuple(pixel_values.shape)}: only [..., C, H, W] layouts are supported"
             )
-        rows = pixel_values.shape[0]
-        if rows % len(ids):
-            raise ValueError(f"{rows} pixel rows do not split evenly over {len(ids)} records")
-        channels = pixel_values.shape[-3]
-        mean, std, scale = _normalisation(image_processor, channels)
-        shape = (channels, 1, 1)
-        mean, std = mean.view(shape).to(pixel_values.device), std.view(shape).to(pixel_values.device)
+        mean, std, scale = _normalisation(image_processor, pixel_values.shape[-3])
+        mean, std = (t.view(-1, 1, 1).to(pixel_values.device) for t in (mean, std))
         pixels01 = (pixel_values.float() * std + mean) / scale
-        noisy = torch.empty_like(pixels01)
+        noisy = torch.stack(self._corrupt_images(list(pixels01), ids, epoch))
+        noisy = ((noisy * scale - mean) / std).to(pixel_values.dtype)
+        if pixel_values.dim() > 4:  # Idefics3 / LLaVA-NeXT pad a row's tiles with zeros: keep them padding
+            padding = (pixel_values == 0).flatten(2).all(dim=2)
+            noisy[padding] = 0
+        return noisy
+
+    def _corrupt_patches(
+        self, pixel_values: Tensor, image_processor: Any, ids: Sequence[str], epoch: int, grid: Tensor
+    ) -> Tensor:
+        """Qwen2-VL: each row is one (C, T, P, P) patch; the T frames of an image are copies, noised alike."""
+        frames = int(getattr(image_processor, "temporal_patch_size", 1))
+        mean, std, scale = _normalisation(image_processor, 3)
+        mean, std = (t.view(1, -1, 1, 1).to(pixel_values.device) for t in (mean, std))
+        patches = pixel_values.float().view(pixel_values.shape[0], mean.shape[1], frames, -1)
+        pixels01 = (patches[:, :, :1] * std + mean) / scale
+        images = list(pixels01.split(grid.prod(dim=-1).tolist()))
+        noisy = torch.cat(self._corrupt_images(images, ids, epoch)).expand_as(patches)
+        return ((noisy * scale - mean) / std).reshape(pixel_values.shape).to(pixel_values.dtype)
+
+    def _corrupt_images(self, images: list[Tensor], ids: Sequence[str], epoch: int) -> list[Tensor]:
+        """Noise [0, 1] images; every copy of a record's image gets the same draw."""
+        if len(images) % len(ids):
+            raise ValueError(f"{len(images)} images do not split evenly over {len(ids)} records")
+        noisy: list[Tensor] = list(images)
         for index, record_id in enumerate(ids):
             generator = torch.Generator().manual_seed(sample_seed(self.settings.seed, record_id, epoch))
-            clean = pixels01[index].cpu()
+            clean = images[index]
             corrupted = corrupt_pixels(
-                clean, self.settings.step, generator, self.settings.clamp, self.schedule
-            ).to(pixels01.device)
-            noisy[index :: len(ids)] = corrupted  # every copy of this record's image gets the same noise
-        return ((noisy * scale - mean) / std).to(pixel_values.dtype)
+                clean.cpu(), self.settings.step, generator, self.settings.clamp, self.schedule
+            ).to(clean.device)
+            noisy[index :: len(ids)] = [corrupted] * len(noisy[index :: len(ids)])
+        return noisy
 
     def corrupt_batch(self, batch: dict[str, Any], image_processor: Any, epoch: int) -> dict[str, Any]:
         """A shallow copy of `batch` whose `pixel_values` are corrupted (one draw per record)."""
         with torch.no_grad():
-            pixels = self.corrupt_pixel_values(batch["pixel_values"], image_processor, batch["ids"], epoch)
+            pixels = self.corrupt_pixel_values(
+                batch["pixel_values"], image_processor, batch["ids"], epoch, batch.get("image_grid_thw")
+            )
         return {**batch, "pixel_values": pixels}
