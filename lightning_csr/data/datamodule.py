@@ -121,25 +121,18 @@ class PreferenceDataModule(PreflightedData, L.LightningDataModule):
     def _filter_too_long(self, checked: CheckedFile, path: str) -> list[PreferenceRecord]:
         if self.max_length is None:
             return [record for _, record in checked.records]
-        kept: list[PreferenceRecord] = []
-        for where, record in checked.records:
-            length = checked.verdict.lengths[where]
-            if length <= self.max_length:
-                kept.append(record)
-                continue
-            if self.on_too_long == "error":
-                raise RecordError(
-                    f"{where}: record {record.id!r} needs {length} tokens > max_length={self.max_length} "
-                    "(prompts and image tokens are never truncated; raise max_length or set on_too_long=drop)"
-                )
-            self.dropped_too_long.append(record.id)
-        if len(kept) < len(checked.records):
-            log.warning(
-                "%s: dropped %d pairs longer than %d tokens",
-                path,
-                len(checked.records) - len(kept),
-                self.max_length,
+        lengths = checked.verdict.lengths
+        kept = [record for where, record in checked.records if lengths[where] <= self.max_length]
+        too_long = [(where, record) for where, record in checked.records if lengths[where] > self.max_length]
+        if too_long and self.on_too_long == "error":
+            shown = " | ".join(f"{w}: record {r.id!r} needs {lengths[w]} tokens" for w, r in too_long[:3])
+            raise RecordError(
+                f"{path}: {len(too_long)} pair(s) over max_length={self.max_length}: {shown}; prompts and image "
+                "tokens are never truncated: raise data.init_args.max_length or set on_too_long=drop"
             )
+        self.dropped_too_long.extend(record.id for _, record in too_long)
+        if too_long:
+            log.warning("%s: dropped %d pairs longer than %d tokens", path, len(too_long), self.max_length)
         return kept
 
     def train_dataset(self) -> PreferenceDataset:

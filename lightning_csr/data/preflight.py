@@ -34,6 +34,7 @@ from lightning_csr.data.records import RecordError, file_digest, iter_json_objec
 log = logging.getLogger(__name__)
 
 BAD_RECORD_ACTIONS = ("error", "skip")
+IMAGE_SIGNATURES = (b"\x89PNG", b"\xff\xd8", b"GIF8", b"RIFF", b"BM")  # what PIL cannot open is cut short
 PROGRESS_FROM = 2000  # records: smaller files are checked without a progress bar
 
 Parse = Callable[[Any, str, int], Any]  # (object, where, index) -> record, or RecordError
@@ -89,7 +90,13 @@ def image_problem(path: Path, pixels: bool, seen: dict[Path, tuple[str | None, t
                 image.load() if pixels else image.verify()
             result = None
         except UnidentifiedImageError:
-            result = f"not an image file: {path}"
+            with open(path, "rb") as handle:
+                signed = handle.read(4).startswith(IMAGE_SIGNATURES)
+            result = (
+                f"truncated or corrupt image {path}: cannot identify it"
+                if signed
+                else f"not an image file: {path}"
+            )
         except (OSError, SyntaxError, ValueError) as err:
             result = f"truncated or corrupt image {path}: {err}"
     seen[path] = (result, size)
