@@ -5,11 +5,13 @@ Tracebacks are kept for bugs, and for everything when `lightning-csr --debug ...
 
 from __future__ import annotations
 
+import argparse
 import re
 import sys
 from argparse import ArgumentError
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import NoReturn
 
 from lightning_csr.errors import UserError
 
@@ -36,6 +38,15 @@ def user_errors(command: str, *kinds: type[Exception]) -> Iterator[None]:
             raise
         print(f"lightning-csr {command}: error: {one_line(str(error))}", file=sys.stderr)
         raise SystemExit(2) from None
+
+
+def one_line_argparse_errors() -> None:
+    """Make the argparse commands' usage errors `UserError`s, which `user_errors` prints as one line."""
+
+    def error(parser: argparse.ArgumentParser, message: str) -> NoReturn:
+        raise UserError(f"{message} (`{parser.prog} --help` lists the options)")
+
+    argparse.ArgumentParser.error = error  # jsonargparse's parsers define their own
 
 
 def one_line(message: str) -> str:
