@@ -120,9 +120,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     from lightning_csr.commands.third_party_notes import quiet_third_party_notes
 
     quiet_third_party_notes()
-    user_errors.one_line_argparse_errors()
     module, function = COMMANDS[name].target.split(":")
-    with user_errors.user_errors(name, *user_errors.USER_ERRORS):
+    with user_errors.user_errors(name, *user_errors.USER_ERRORS), user_errors.one_line_argparse_errors():
         getattr(importlib.import_module(module), function)(argv[len(name.split()) :])
 
 

@@ -40,13 +40,19 @@ def user_errors(command: str, *kinds: type[Exception]) -> Iterator[None]:
         raise SystemExit(2) from None
 
 
-def one_line_argparse_errors() -> None:
-    """Make the argparse commands' usage errors `UserError`s, which `user_errors` prints as one line."""
+@contextmanager
+def one_line_argparse_errors() -> Iterator[None]:
+    """In the block, argparse usage errors are `UserError`s, which `user_errors` prints as one line."""
 
     def error(parser: argparse.ArgumentParser, message: str) -> NoReturn:
         raise UserError(f"{message} (`{parser.prog} --help` lists the options)")
 
+    original = argparse.ArgumentParser.error
     argparse.ArgumentParser.error = error  # jsonargparse's parsers define their own
+    try:
+        yield
+    finally:
+        argparse.ArgumentParser.error = original
 
 
 def one_line(message: str) -> str:
