@@ -23,6 +23,7 @@ from lightning_csr.callbacks.latest_checkpoint import LatestCheckpoint
 from lightning_csr.callbacks.reference_sync import ReferenceSyncCallback
 from lightning_csr.data.preference_dataset import load_image
 from lightning_csr.data.preflight import checked_records
+from lightning_csr.data.preflight_tokens import processor_settings, prompt_collator, token_check
 from lightning_csr.data.prompts import PromptRecord, parse_prompt
 from lightning_csr.data.provenance import ProducerStamp, settings_digest
 from lightning_csr.data.records import PreferenceRecord, RecordError, atomic_write_text, write_records
@@ -104,7 +105,14 @@ class PreferenceRegenerationCallback(IterationState):
         check_iterative_trainer(trainer, pl_module)
         if self.run_dir is None:
             self.run_dir = Path(trainer.default_root_dir)
-        checked = checked_records(self.prompts_file, parse_prompt, self.image_root, rejects_dir=self.run_dir)
+        checked = checked_records(
+            self.prompts_file,
+            parse_prompt,
+            self.image_root,
+            rejects_dir=self.run_dir,
+            tokens=token_check(prompt_collator(pl_module.backbone)),
+            settings=processor_settings(pl_module.backbone),
+        )
         self.prompts = [prompt for _, prompt in checked.records][: self.num_prompts]
         if not self.prompts:
             raise RecordError(f"{self.prompts_file}: no prompts")

@@ -57,3 +57,16 @@ def _mismatch(err: ValueError) -> str:
     if isinstance(err, ImageTokenMismatchError) and "disagree" in message:
         message = "image tokens disagree with the image's features: " + message.split(": ", 1)[-1]
     return f"{message} (does the text hold an image placeholder such as <image>?)"
+
+
+def prompt_collator(backbone: Backbone) -> Collate:
+    """Generation prompts as the policy sees them, their image tokens checked (for prompt files)."""
+
+    def collate(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
+        batch = backbone.prompt_batch(
+            [item["image"] for item in items], [item["record"].prompt for item in items]
+        )
+        backbone.check_image_tokens(batch, [item["record"].id for item in items])
+        return batch
+
+    return collate

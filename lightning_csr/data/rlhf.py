@@ -19,6 +19,7 @@ from lightning_csr.backbones.base import Backbone
 from lightning_csr.data.datamodule import PreferenceDataModule
 from lightning_csr.data.preference_dataset import PreferenceDataset, load_image
 from lightning_csr.data.preflight_datamodule import PreflightedData
+from lightning_csr.data.preflight_tokens import prompt_collator
 from lightning_csr.data.records import RecordError, iter_json_objects
 from lightning_csr.data.sampling import EpochShuffle, serving_epoch
 from lightning_csr.rewards.reward_model import RewardPrompt, reward_inputs
@@ -174,13 +175,17 @@ class RLPromptDataModule(PreflightedData, L.LightningDataModule):
         )
 
     def connect(self, backbone: Backbone) -> None:
-        """Called by the module's `setup`: check this stage's prompt files (prompts need no processor)."""
+        """Called by the module's `setup`: check this stage's prompt files with the policy's processor."""
+        self.backbone = backbone
         self.check_files()
 
     def dataset(self, path: str, limit: int | None = None) -> RLPromptDataset:
         """The checked prompts of a file (the first `limit` of them)."""
         root = self.image_root or str(Path(path).parent)
-        prompts = [prompt for _, prompt in self.preflight(path, parse_rl_prompt, root).records]
+        collate = prompt_collator(self.backbone) if self.backbone is not None else None
+        prompts = [
+            prompt for _, prompt in self.preflight(path, parse_rl_prompt, root, collate=collate).records
+        ]
         return RLPromptDataset(prompts[:limit] if limit is not None else prompts, root)
 
     def train_dataloader(self) -> DataLoader:

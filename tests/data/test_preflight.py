@@ -64,3 +64,21 @@ def test_bad_pairs_in_a_later_iteration_name_the_resume_command(tmp_path, monkey
         "resume with `lightning-csr fit --config configs/csr/shapeworld.yaml --ckpt_path last`"
     )
     assert (tmp_path / "rejects" / "pairs.jsonl.rejects.jsonl").is_file()
+
+
+def test_ppo_prompts_are_checked_with_the_processor_when_the_module_connects(
+    tiny_llava_dir, rl_prompts, tmp_path
+):
+    from lightning_csr.backbones import LlavaBackbone
+    from lightning_csr.data.rlhf import RLPromptDataModule
+
+    lines = rl_prompts.read_text().splitlines()
+    lines[1] = json.dumps({**json.loads(lines[1]), "prompt": "What is <image> here?"})
+    prompts = tmp_path / "prompts.jsonl"
+    prompts.write_text("\n".join(lines) + "\n")
+    dm = RLPromptDataModule(train_file=str(prompts), image_root=str(rl_prompts.parent))
+    dm.setup("fit")
+    with pytest.raises(
+        DataError, match=r"1 bad record\(s\) of 4: .*prompts.jsonl:2: record 'r1': field 'prompt': "
+    ):
+        dm.connect(LlavaBackbone(model_id=str(tiny_llava_dir)))
