@@ -7,6 +7,8 @@ import sys
 from collections.abc import Sequence
 from typing import NamedTuple
 
+from lightning_csr.commands import user_errors
+
 
 class Command(NamedTuple):
     """Where a command's `main(argv)` lives ("module:function") and the first line of its docstring."""
@@ -72,7 +74,11 @@ def usage(group: str | None = None) -> str:
     names = [name for name in COMMANDS if group is None or name.split()[0] == group]
     width = max(len(name) for name in names)
     prefix = " ".join(["lightning-csr", *([group] if group else [])])
-    lines = [f"usage: {prefix} <command> [options]   (`<command> --help` lists its options)", "", "commands:"]
+    lines = [
+        f"usage: {prefix} [--debug] <command> [options]   (`<command> --help` lists its options)",
+        "",
+        "commands:",
+    ]
     return "\n".join(lines + [f"  {name:<{width}}  {COMMANDS[name].summary}" for name in names])
 
 
@@ -97,7 +103,13 @@ def find_command(argv: Sequence[str]) -> str:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the `lightning-csr` console script."""
+    from_command_line = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
+    if "--debug" in argv:  # tracebacks for every error, user errors included
+        argv = [arg for arg in argv if arg != "--debug"]
+        user_errors.DEBUG = True
+        if from_command_line:
+            sys.argv[1:] = argv
     if not argv or argv[0] in HELP:
         print(usage())
         return
@@ -109,7 +121,8 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     quiet_third_party_notes()
     module, function = COMMANDS[name].target.split(":")
-    getattr(importlib.import_module(module), function)(argv[len(name.split()) :])
+    with user_errors.user_errors(name, *user_errors.USER_ERRORS), user_errors.one_line_argparse_errors():
+        getattr(importlib.import_module(module), function)(argv[len(name.split()) :])
 
 
 if __name__ == "__main__":

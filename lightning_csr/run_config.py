@@ -10,6 +10,8 @@ import lightning as L
 import yaml
 from lightning.pytorch.cli import LightningCLI
 
+from lightning_csr.errors import UserError
+
 PARSER_MODE = "omegaconf+"  # interpolation resolved after all configs are merged
 
 
@@ -33,14 +35,28 @@ class CSRCli(LightningCLI):
             **kwargs,
         )
 
+    def instantiate_classes(self) -> None:
+        """Build model, data and trainer; a class refusing its settings is a `ConfigError` (one line in the CLI)."""
+        try:
+            super().instantiate_classes()
+        except (ValueError, TypeError, KeyError, ImportError, AttributeError) as err:
+            if isinstance(err, UserError):
+                raise
+            raise ConfigError(str(err).strip("'\"")) from err
+
     @staticmethod
     def subcommands() -> dict[str, set[str]]:
         """LightningCLI's subcommands less `predict`."""
         return {name: skip for name, skip in LightningCLI.subcommands().items() if name != "predict"}
 
 
+class ConfigError(UserError):
+    """A config value the classes refuse (out of range, unknown name, wrong type)."""
+
+
 def _parser_kwargs() -> dict:
-    common = {"parser_mode": PARSER_MODE}
+    # parse errors are raised (`ArgumentError`), so that the CLI prints them as one line
+    common = {"parser_mode": PARSER_MODE, "exit_on_error": False}
     return {
         "prog": "lightning-csr",
         "default_config_files": [],

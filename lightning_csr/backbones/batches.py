@@ -13,11 +13,13 @@ from typing import TYPE_CHECKING
 import torch
 from PIL import Image
 
+from lightning_csr.errors import UserError
+
 if TYPE_CHECKING:
     from lightning_csr.backbones.base import Backbone
 
 
-class ImageTokenMismatchError(ValueError):
+class ImageTokenMismatchError(UserError, ValueError):
     """Image placeholder tokens and image features disagree for a sample."""
 
 

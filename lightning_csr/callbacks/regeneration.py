@@ -22,9 +22,11 @@ from lightning_csr.callbacks.iteration import IterationState, finish_iteration
 from lightning_csr.callbacks.latest_checkpoint import LatestCheckpoint
 from lightning_csr.callbacks.reference_sync import ReferenceSyncCallback
 from lightning_csr.data.preference_dataset import load_image
-from lightning_csr.data.prompts import PromptRecord, read_prompts
+from lightning_csr.data.preflight import checked_records
+from lightning_csr.data.preflight_tokens import processor_settings, prompt_collator, token_check
+from lightning_csr.data.prompts import PromptRecord, parse_prompt
 from lightning_csr.data.provenance import ProducerStamp, settings_digest
-from lightning_csr.data.records import PreferenceRecord, atomic_write_text, write_records
+from lightning_csr.data.records import PreferenceRecord, RecordError, atomic_write_text, write_records
 
 log = logging.getLogger(__name__)
 
@@ -101,9 +103,19 @@ class PreferenceRegenerationCallback(IterationState):
         if stage != "fit":
             return
         check_iterative_trainer(trainer, pl_module)
-        self.prompts = read_prompts(self.prompts_file, self.num_prompts)
         if self.run_dir is None:
             self.run_dir = Path(trainer.default_root_dir)
+        checked = checked_records(
+            self.prompts_file,
+            parse_prompt,
+            self.image_root,
+            rejects_dir=self.run_dir,
+            tokens=token_check(prompt_collator(pl_module.backbone)),
+            settings=processor_settings(pl_module.backbone),
+        )
+        self.prompts = [prompt for _, prompt in checked.records][: self.num_prompts]
+        if not self.prompts:
+            raise RecordError(f"{self.prompts_file}: no prompts")
 
     def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         done = self.resumed_epochs

@@ -120,11 +120,13 @@ def print_summary(result: dict[str, Any], out_dir: Path) -> None:
 
 def main(argv: Sequence[str]) -> None:
     """Evaluate a model (HF dir, base + adapter, or CSR run dir) on chair, pope, amber, mmhal or shapeworld."""
+    from lightning_csr.evaluation.benchmark_files import check_benchmark_files
     from lightning_csr.evaluation.model_files import ModelDirError
     from lightning_csr.evaluation.runner import evaluate
 
     args = _parser().parse_args(argv)
     with user_errors("evaluate", ModelDirError, FileNotFoundError, ValueError):
         options = options_from_args(args)  # validated before the (slow) model load
+        check_benchmark_files(options)
         result, out_dir = evaluate(options, args.model, args.adapter, args.checkpoint, args.out)
     print_summary(result, out_dir)

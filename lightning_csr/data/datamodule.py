@@ -9,8 +9,10 @@ import lightning as L
 from torch.utils.data import DataLoader
 
 from lightning_csr.backbones.base import Backbone
-from lightning_csr.data.preference_dataset import PreferenceCollator, PreferenceDataset, sequence_lengths
-from lightning_csr.data.records import PreferenceRecord, file_digest, read_records
+from lightning_csr.data.preference_dataset import PreferenceCollator, PreferenceDataset
+from lightning_csr.data.preflight import CheckedFile
+from lightning_csr.data.preflight_datamodule import PreflightedData
+from lightning_csr.data.records import PreferenceRecord, RecordError, file_digest, pair_problems, parse_record
 from lightning_csr.data.sampling import EpochShuffle, serving_epoch
 
 log = logging.getLogger(__name__)
@@ -18,7 +20,7 @@ log = logging.getLogger(__name__)
 PAIRS_FILE = "pairs.jsonl"
 
 
-class PreferenceDataModule(L.LightningDataModule):
+class PreferenceDataModule(PreflightedData, L.LightningDataModule):
     """Reads pairs from `train_file` (or `<data_dir>/pairs.jsonl`); callbacks may point it elsewhere.
 
     Args:
@@ -30,6 +32,9 @@ class PreferenceDataModule(L.LightningDataModule):
         batch_size: pairs per batch (each pair is two sequences).
         max_length: longest allowed sequence in tokens, image tokens included; never truncated.
         on_too_long: `drop` (counted, logged) or `error`.
+        on_bad_record: `error` (stop before the first step, listing every bad record) or `skip` (drop them,
+            listed with their reasons in `<default_root_dir>/rejects/`).
+        check_pixels: decode every image in the pre-flight check (default: headers and chunk checksums only).
         seed: the shuffle order is a function of (seed, epoch) only, so a resumed run sees the same order.
     """
 
@@ -46,8 +51,11 @@ class PreferenceDataModule(L.LightningDataModule):
         on_too_long: str = "drop",
         shuffle: bool = True,
         seed: int = 0,
+        on_bad_record: str = "error",
+        check_pixels: bool = False,
     ) -> None:
         super().__init__()
+        self.init_preflight(on_bad_record, check_pixels)
         if on_too_long not in ("drop", "error"):
             raise ValueError(f"on_too_long: expected 'drop' or 'error', got {on_too_long!r}")
         self.train_file = train_file
@@ -67,8 +75,9 @@ class PreferenceDataModule(L.LightningDataModule):
 
     # ------------------------------------------------------------ wiring
     def connect(self, backbone: Backbone) -> None:
-        """Receive the backbone whose processor turns records into batches."""
+        """Receive the backbone whose processor turns records into batches; check this stage's files."""
         self.backbone = backbone
+        self.check_files()
 
     def set_data_dir(self, data_dir: str | Path) -> None:
         """Train on `<data_dir>/pairs.jsonl` from the next dataloader build on."""
@@ -86,38 +95,45 @@ class PreferenceDataModule(L.LightningDataModule):
 
     # ----------------------------------------------------------- datasets
     def dataset(self, path: str) -> PreferenceDataset:
-        """Read, validate and length-filter a preference file (cached per file content)."""
+        """The checked, length-filtered pairs of a preference file (cached per file content)."""
+        if not Path(path).is_file():
+            raise FileNotFoundError(
+                f"preference file not found: {path} (data.init_args.train_file or data_dir)"
+            )
         digest = file_digest(path)
         cached = self._cache.get(path)
         if cached and cached[0] == digest:
             return cached[1]
-        records = read_records(path).records
+        if self.max_length is not None and self.backbone is None:
+            raise RuntimeError("PreferenceDataModule.connect(backbone) must run before datasets are built")
         root = Path(self.image_root) if self.image_root else Path(path).parent
+        collate = self.token_collator() if self.backbone is not None else None
+        checked = self.preflight(path, parse_record, root, pair_problems, collate)
+        records = self._filter_too_long(checked, path)
         dataset = PreferenceDataset(records, root)
-        if self.max_length is not None:
-            dataset = self._filter_too_long(dataset, path)
         self._cache[path] = (digest, dataset)
         return dataset
 
-    def _filter_too_long(self, dataset: PreferenceDataset, path: str) -> PreferenceDataset:
-        if self.backbone is None:
-            raise RuntimeError("PreferenceDataModule.connect(backbone) must run before datasets are built")
-        kept: list[PreferenceRecord] = []
-        for record, length in zip(dataset.records, sequence_lengths(self.backbone, dataset), strict=True):
-            if length <= self.max_length:
-                kept.append(record)
-                continue
-            if self.on_too_long == "error":
-                raise ValueError(
-                    f"{path}: record {record.id!r} needs {length} tokens > max_length={self.max_length} "
-                    "(prompts and image tokens are never truncated)"
-                )
-            self.dropped_too_long.append(record.id)
-        if len(kept) < len(dataset):
-            log.warning(
-                "%s: dropped %d pairs longer than %d tokens", path, len(dataset) - len(kept), self.max_length
+    def token_collator(self):
+        """What turns records into model inputs (the pre-flight check counts their tokens)."""
+        return PreferenceCollator(self.backbone)
+
+    def _filter_too_long(self, checked: CheckedFile, path: str) -> list[PreferenceRecord]:
+        if self.max_length is None:
+            return [record for _, record in checked.records]
+        lengths = checked.verdict.lengths
+        kept = [record for where, record in checked.records if lengths[where] <= self.max_length]
+        too_long = [(where, record) for where, record in checked.records if lengths[where] > self.max_length]
+        if too_long and self.on_too_long == "error":
+            shown = " | ".join(f"{w}: record {r.id!r} needs {lengths[w]} tokens" for w, r in too_long[:3])
+            raise RecordError(
+                f"{path}: {len(too_long)} pair(s) over max_length={self.max_length}: {shown}; prompts and image "
+                "tokens are never truncated: raise data.init_args.max_length or set on_too_long=drop"
             )
-        return PreferenceDataset(kept, dataset.image_root)
+        self.dropped_too_long.extend(record.id for _, record in too_long)
+        if too_long:
+            log.warning("%s: dropped %d pairs longer than %d tokens", path, len(too_long), self.max_length)
+        return kept
 
     def train_dataset(self) -> PreferenceDataset:
         return self.dataset(self._require(self.train_file, "train_file"))

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import torch
 from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 
@@ -93,15 +92,3 @@ class PreferenceCollator:
         self.backbone.check_image_tokens(batch, ids + ids)
         batch["ids"] = ids
         return batch
-
-
-def sequence_lengths(backbone: Backbone, dataset: PreferenceDataset, batch_size: int = 32) -> list[int]:
-    """Longest of (prompt + chosen, prompt + rejected) in tokens, image tokens included, per record."""
-    lengths: list[int] = []
-    collate = PreferenceCollator(backbone)
-    for start in range(0, len(dataset), batch_size):
-        items = [dataset[i] for i in range(start, min(start + batch_size, len(dataset)))]
-        mask = collate(items)["attention_mask"].sum(dim=1)
-        n = len(items)
-        lengths.extend(torch.maximum(mask[:n], mask[n:]).tolist())
-    return lengths

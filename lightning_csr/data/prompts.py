@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from lightning_csr.data.records import RecordError, iter_json_objects, strip_image_tag
 
@@ -21,6 +22,18 @@ class PromptRecord:
     prompt: str
 
 
+def parse_prompt(obj: Any, where: str, index: int = 0) -> PromptRecord:
+    """A prompt of a JSON object (`prompt`, or the released file's `input` with its `<image>` tag)."""
+    if isinstance(obj, dict) and "prompt" not in obj and isinstance(obj.get("input"), str):
+        obj = {**obj, "prompt": strip_image_tag(obj["input"])}
+    if not isinstance(obj, dict):
+        raise RecordError(f"{where}: expected a JSON object")
+    for key in ("id", "image", "prompt"):
+        if not isinstance(obj.get(key), str | int) or not str(obj[key]).strip():
+            raise RecordError(f"{where}: missing or empty field {key!r}")
+    return PromptRecord(str(obj["id"]), str(obj["image"]), str(obj["prompt"]))
+
+
 def read_prompts(path: str | Path, limit: int | None = None) -> list[PromptRecord]:
     """Read a prompts file; bad lines raise errors naming the file and line."""
     path = Path(path)
@@ -28,15 +41,8 @@ def read_prompts(path: str | Path, limit: int | None = None) -> list[PromptRecor
         raise FileNotFoundError(f"prompts file not found: {path}")
     prompts: list[PromptRecord] = []
     seen: set[str] = set()
-    for where, _, obj in iter_json_objects(path):
-        if isinstance(obj, dict) and "prompt" not in obj and isinstance(obj.get("input"), str):
-            obj = {**obj, "prompt": strip_image_tag(obj["input"])}
-        if not isinstance(obj, dict):
-            raise RecordError(f"{where}: expected a JSON object")
-        for key in ("id", "image", "prompt"):
-            if not isinstance(obj.get(key), str | int) or not str(obj[key]).strip():
-                raise RecordError(f"{where}: missing or empty field {key!r}")
-        record = PromptRecord(str(obj["id"]), str(obj["image"]), str(obj["prompt"]))
+    for where, index, obj in iter_json_objects(path):
+        record = parse_prompt(obj, where, index)
         if record.id in seen:
             raise RecordError(f"{where}: duplicate id {record.id!r}")
         seen.add(record.id)

@@ -14,8 +14,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lightning_csr.errors import UserError
 
-class RecordError(ValueError):
+
+class RecordError(UserError, ValueError):
     """A preference file holds a record we cannot use; the message names the file and line."""
 
 
@@ -104,6 +106,11 @@ def parse_record(obj: dict[str, Any], where: str, index: int) -> PreferenceRecor
             raise RecordError(f"{where}: field {name!r} is empty or not a string")
     record_id = str(obj.get("id", index))
     return PreferenceRecord(record_id, image, prompt, chosen.strip(), rejected.strip(), obj.get("meta") or {})
+
+
+def pair_problems(record: PreferenceRecord) -> list[tuple[str, str]]:
+    """(field, what is wrong) of a parsed pair beyond its fields: a rejected answer equal to the chosen one."""
+    return [("rejected", "same text as chosen")] if record.chosen == record.rejected else []
 
 
 def iter_json_objects(path: Path) -> Iterator[tuple[str, int, Any]]:

@@ -18,6 +18,8 @@ from torch.utils.data import DataLoader, Dataset
 from lightning_csr.backbones.base import Backbone
 from lightning_csr.data.datamodule import PreferenceDataModule
 from lightning_csr.data.preference_dataset import PreferenceDataset, load_image
+from lightning_csr.data.preflight_datamodule import PreflightedData
+from lightning_csr.data.preflight_tokens import prompt_collator
 from lightning_csr.data.records import RecordError, iter_json_objects
 from lightning_csr.data.sampling import EpochShuffle, serving_epoch
 from lightning_csr.rewards.reward_model import RewardPrompt, reward_inputs
@@ -56,6 +58,17 @@ class RewardPairDataModule(PreferenceDataModule):
         super().__init__(**kwargs)
         self.reward_prompt = reward_prompt or RewardPrompt()
 
+    def token_collator(self):
+        """Reward inputs, their image tokens checked as the training batches' are."""
+        collate = RewardPairCollator(self.backbone, self.reward_prompt)
+
+        def checked(items: Sequence[dict[str, Any]]) -> dict[str, Any]:
+            batch = collate(items)
+            self.backbone.check_image_tokens(batch, batch["ids"] * 2)
+            return batch
+
+        return checked
+
     def _loader(self, dataset: PreferenceDataset, shuffle: bool) -> DataLoader:
         loader = super()._loader(dataset, shuffle)
         epoch = serving_epoch(self.trainer) if shuffle else 0
@@ -75,32 +88,33 @@ class RLPrompt:
     kind: str = "general"
 
 
+def parse_rl_prompt(obj: Any, where: str, index: int = 0) -> RLPrompt:
+    """A PPO prompt of a JSON object; a missing field or malformed `facts` is an error naming `where`."""
+    if not isinstance(obj, dict):
+        raise RecordError(f"{where}: expected a JSON object, got {type(obj).__name__}")
+    for key in ("id", "image", "prompt"):
+        if not str(obj.get(key, "")).strip():
+            raise RecordError(f"{where}: missing or empty field {key!r}")
+    facts = obj.get("facts") or (obj.get("meta") or {}).get("facts") or []
+    if not isinstance(facts, list) or not all(isinstance(f, str) for f in facts):
+        raise RecordError(f"{where}: field 'facts' must be a list of strings")
+    return RLPrompt(
+        str(obj["id"]),
+        str(obj["image"]),
+        str(obj["prompt"]),
+        tuple(facts),
+        obj.get("answer"),
+        obj.get("kind", "general"),
+    )
+
+
 def read_rl_prompts(path: str | Path, limit: int | None = None) -> list[RLPrompt]:
     """Read a PPO prompt file (a `read_prompts` file works too); errors name the file and line."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"prompts file not found: {path}")
-    prompts: list[RLPrompt] = []
-    for where, _, obj in iter_json_objects(path):
-        for key in ("id", "image", "prompt"):
-            if not str(obj.get(key, "")).strip():
-                raise RecordError(f"{where}: missing or empty field {key!r}")
-        facts = obj.get("facts") or (obj.get("meta") or {}).get("facts") or []
-        if not isinstance(facts, list) or not all(isinstance(f, str) for f in facts):
-            raise RecordError(f"{where}: `facts` must be a list of strings")
-        prompts.append(
-            RLPrompt(
-                str(obj["id"]),
-                str(obj["image"]),
-                str(obj["prompt"]),
-                tuple(facts),
-                obj.get("answer"),
-                obj.get("kind", "general"),
-            )
-        )
-        if limit is not None and len(prompts) >= limit:
-            break
-    return prompts
+    prompts = [parse_rl_prompt(obj, where) for where, _, obj in iter_json_objects(path)]
+    return prompts[:limit] if limit is not None else prompts
 
 
 class RLPromptDataset(Dataset):
@@ -122,7 +136,7 @@ def collate_prompts(items: Sequence[dict[str, Any]]) -> dict[str, list]:
     return {"prompts": [i["prompt"] for i in items], "images": [i["image"] for i in items]}
 
 
-class RLPromptDataModule(L.LightningDataModule):
+class RLPromptDataModule(PreflightedData, L.LightningDataModule):
     """Batches of prompts for PPO rollouts: one batch = one PPO iteration.
 
     Args:
@@ -132,6 +146,8 @@ class RLPromptDataModule(L.LightningDataModule):
         rollout_batch_size: prompts per iteration.
         limit: use only the first `limit` prompts.
         seed: the order is a function of (seed, epoch) only.
+        on_bad_record: `error` (stop before the first step, listing every bad prompt) or `skip` (drop them).
+        check_pixels: decode every image in the pre-flight check (default: headers only).
     """
 
     def __init__(
@@ -144,8 +160,11 @@ class RLPromptDataModule(L.LightningDataModule):
         limit: int | None = None,
         seed: int = 0,
         num_workers: int = 0,
+        on_bad_record: str = "error",
+        check_pixels: bool = False,
     ) -> None:
         super().__init__()
+        self.init_preflight(on_bad_record, check_pixels)
         self.train_file, self.val_file, self.test_file = train_file, val_file, test_file
         self.image_root = image_root
         self.rollout_batch_size, self.limit, self.seed, self.num_workers = (
@@ -156,10 +175,18 @@ class RLPromptDataModule(L.LightningDataModule):
         )
 
     def connect(self, backbone: Backbone) -> None:
-        """Prompts need no processor; kept for the module's `setup` protocol."""
+        """Called by the module's `setup`: check this stage's prompt files with the policy's processor."""
+        self.backbone = backbone
+        self.check_files()
 
     def dataset(self, path: str, limit: int | None = None) -> RLPromptDataset:
-        return RLPromptDataset(read_rl_prompts(path, limit), self.image_root or str(Path(path).parent))
+        """The checked prompts of a file (the first `limit` of them)."""
+        root = self.image_root or str(Path(path).parent)
+        collate = prompt_collator(self.backbone) if self.backbone is not None else None
+        prompts = [
+            prompt for _, prompt in self.preflight(path, parse_rl_prompt, root, collate=collate).records
+        ]
+        return RLPromptDataset(prompts[:limit] if limit is not None else prompts, root)
 
     def train_dataloader(self) -> DataLoader:
         dataset = self.dataset(self.train_file, self.limit)

@@ -15,6 +15,7 @@ from torch.utils.data import DataLoader, Dataset
 from lightning_csr.backbones.base import Backbone
 from lightning_csr.data.length_grouping import LengthGroupedBatches
 from lightning_csr.data.preference_dataset import load_image
+from lightning_csr.data.preflight_datamodule import PreflightedData
 from lightning_csr.data.records import RecordError, atomic_write_text
 
 SFT_FIELDS = ("id", "image", "prompt", "response")
@@ -33,6 +34,16 @@ class SFTRecord:
         return json.dumps(asdict(self), ensure_ascii=False)
 
 
+def parse_sft_record(obj: Any, where: str, index: int = 0) -> SFTRecord:
+    """One SFT record of a JSON object; a missing or empty field is an error naming `where` and the field."""
+    if not isinstance(obj, dict):
+        raise RecordError(f"{where}: expected a JSON object, got {type(obj).__name__}")
+    for name in SFT_FIELDS:
+        if not isinstance(obj.get(name), str) or not obj[name].strip():
+            raise RecordError(f"{where}: field {name!r} missing, empty or not a string")
+    return SFTRecord(*(obj[name] for name in SFT_FIELDS))
+
+
 def read_sft_records(path: str | Path) -> list[SFTRecord]:
     """Read an SFT JSONL file; malformed lines, missing fields and duplicate ids are errors naming the line."""
     path = Path(path)
@@ -47,13 +58,11 @@ def read_sft_records(path: str | Path) -> list[SFTRecord]:
             obj = json.loads(line)
         except json.JSONDecodeError as err:
             raise RecordError(f"{where}: malformed JSON line ({err.msg})") from None
-        missing = [name for name in SFT_FIELDS if not isinstance(obj.get(name), str) or not obj[name].strip()]
-        if missing:
-            raise RecordError(f"{where}: field(s) {missing} missing, empty or not a string")
-        if obj["id"] in seen:
-            raise RecordError(f"{where}: duplicate id {obj['id']!r}")
-        seen.add(obj["id"])
-        records.append(SFTRecord(*(obj[name] for name in SFT_FIELDS)))
+        record = parse_sft_record(obj, where)
+        if record.id in seen:
+            raise RecordError(f"{where}: duplicate id {record.id!r}")
+        seen.add(record.id)
+        records.append(record)
     return records
 
 
@@ -97,7 +106,7 @@ class SFTCollator:
         return batch
 
 
-class SFTDataModule(L.LightningDataModule):
+class SFTDataModule(PreflightedData, L.LightningDataModule):
     """Reads SFT records from `train_file` (and `val_file`, `test_file`); images are relative to `image_root`.
 
     Args:
@@ -110,6 +119,8 @@ class SFTDataModule(L.LightningDataModule):
         shuffle: shuffle the training samples each epoch.
         group_by_length: train on shuffled batches of similar length (`LengthGroupedBatches`): less padding.
         seed: seed of the length-grouped batch order.
+        on_bad_record: `error` (stop before the first step, listing every bad record) or `skip` (drop them).
+        check_pixels: decode every image in the pre-flight check (default: headers only).
     """
 
     def __init__(
@@ -123,8 +134,11 @@ class SFTDataModule(L.LightningDataModule):
         shuffle: bool = True,
         group_by_length: bool = False,
         seed: int = 0,
+        on_bad_record: str = "error",
+        check_pixels: bool = False,
     ) -> None:
         super().__init__()
+        self.init_preflight(on_bad_record, check_pixels)
         if batch_size < 1:
             raise ValueError(f"batch_size: must be >= 1, got {batch_size}")
         self.train_file = train_file
@@ -139,13 +153,16 @@ class SFTDataModule(L.LightningDataModule):
         self._datasets: dict[str, SFTDataset] = {}
 
     def connect(self, backbone: Backbone) -> None:
-        """Receive the backbone whose processor turns records into batches."""
+        """Receive the backbone whose processor turns records into batches; check this stage's files."""
         self.backbone = backbone
+        self.check_files()
 
     def dataset(self, path: str) -> SFTDataset:
-        """The dataset of one SFT file (read once)."""
+        """The checked dataset of one SFT file (read once)."""
         if path not in self._datasets:
-            self._datasets[path] = SFTDataset(read_sft_records(path), self.image_root)
+            collate = SFTCollator(self.backbone) if self.backbone is not None else None
+            checked = self.preflight(path, parse_sft_record, self.image_root, collate=collate)
+            self._datasets[path] = SFTDataset([record for _, record in checked.records], self.image_root)
         return self._datasets[path]
 
     def _loader(self, path: str, shuffle: bool) -> DataLoader:

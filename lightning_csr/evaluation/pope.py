@@ -11,6 +11,7 @@ from itertools import permutations
 from pathlib import Path
 from typing import Any
 
+from lightning_csr.data.records import RecordError
 from lightning_csr.evaluation.answers import parse_pope_released, parse_yes_no
 from lightning_csr.evaluation.coco.annotations import CocoGroundTruth, sample_image_ids
 from lightning_csr.evaluation.metrics import POPEMetric
@@ -117,9 +118,16 @@ def read_pope_questions(path: str | Path, split: str | None = None) -> list[Pope
     if split is None:
         raise ValueError(f"{path}: cannot tell the POPE split from the file name; pass split=")
     questions: list[PopeQuestion] = []
+    problems: list[str] = []  # every bad line, reported at once
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if line.strip():
-            questions.append(_parse_line(line, f"{path}:{number}", split))
+            try:
+                questions.append(_parse_line(line, f"{path}:{number}", split))
+            except ValueError as error:
+                problems.append(str(error))
+    if problems:
+        more = f" | and {len(problems) - 3} more" if len(problems) > 3 else ""
+        raise RecordError(f"{path}: {len(problems)} bad line(s): {' | '.join(problems[:3])}{more}")
     return questions
 
 

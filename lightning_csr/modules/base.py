@@ -12,6 +12,7 @@ from lightning.pytorch.cli import OptimizerCallable
 
 from lightning_csr.backbones.base import Backbone
 from lightning_csr.backbones.policy import build_policy
+from lightning_csr.errors import non_finite_loss
 from lightning_csr.modules.components.logprobs import completion_logprobs, model_logits
 from lightning_csr.modules.components.reference import REF_ADAPTER, Reference
 from lightning_csr.modules.components.schedules import SchedulerCallable, WarmupCosine
@@ -145,9 +146,7 @@ class PolicyModule(L.LightningModule):
 
     def check_finite(self, loss: torch.Tensor, batch: dict[str, Any]) -> None:
         if not torch.isfinite(loss):
-            raise FloatingPointError(
-                f"non-finite loss {loss.item()} at global step {self.global_step}, batch ids {batch.get('ids')}"
-            )
+            raise non_finite_loss(loss.item(), f"global step {self.global_step}", batch.get("ids"))
 
     # ------------------------------------------------------- optimisation
     def trainable_parameters(self) -> list[torch.nn.Parameter]:

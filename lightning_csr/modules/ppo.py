@@ -17,6 +17,7 @@ import torch
 from lightning.pytorch.cli import OptimizerCallable
 
 from lightning_csr.backbones.base import Backbone
+from lightning_csr.errors import non_finite_loss
 from lightning_csr.generation.rollouts import select_rows, sequence_inputs
 from lightning_csr.losses.masked import masked_mean
 from lightning_csr.losses.ppo import ppo_policy_loss, ppo_value_loss
@@ -178,7 +179,7 @@ class PPOModule(PolicyModule):
             self.manual_backward(ppo.vf_coef * value_loss)
         total = policy_loss.detach() + ppo.vf_coef * value_loss.detach()
         if not torch.isfinite(total):
-            raise FloatingPointError(f"non-finite PPO loss at iteration {self.iteration}, ids {mb['ids']}")
+            raise non_finite_loss(total.item(), f"PPO iteration {self.iteration}", mb["ids"])
         if ppo.max_grad_norm is not None:
             self.clip_gradients(
                 optimizer, gradient_clip_val=ppo.max_grad_norm, gradient_clip_algorithm="norm"

@@ -7,6 +7,7 @@ import torch
 
 from lightning_csr.backbones import ImageTokenMismatchError, LlavaBackbone
 from lightning_csr.data import PreferenceDataModule
+from lightning_csr.data.preflight_report import DataError
 from tests.conftest import write_pairs
 
 
@@ -43,16 +44,16 @@ def test_missing_image_names_record(backbone, pairs_dir):
     (pairs_dir / "images" / "1.png").unlink()
     dm = PreferenceDataModule(data_dir=str(pairs_dir), batch_size=8, shuffle=False)
     dm.connect(backbone)
-    with pytest.raises(FileNotFoundError, match=r"record 'p1': image file not found"):
-        next(iter(dm.train_dataloader()))
+    with pytest.raises(DataError, match=r"pairs.jsonl:2: record 'p1': field 'image': image file not found"):
+        dm.train_dataloader()
 
 
 def test_corrupt_image_names_record(backbone, pairs_dir):
     (pairs_dir / "images" / "2.png").write_bytes(b"not a png")
     dm = PreferenceDataModule(data_dir=str(pairs_dir), batch_size=8, shuffle=False)
     dm.connect(backbone)
-    with pytest.raises(ValueError, match=r"record 'p2': unreadable image"):
-        next(iter(dm.train_dataloader()))
+    with pytest.raises(DataError, match=r"pairs.jsonl:3: record 'p2': field 'image': not an image file"):
+        dm.train_dataloader()
 
 
 def test_too_long_pairs_dropped_or_error(backbone, pairs_dir):
@@ -67,7 +68,9 @@ def test_too_long_pairs_dropped_or_error(backbone, pairs_dir):
     assert dm.dropped_too_long == ["long"]
     strict = PreferenceDataModule(data_dir=str(pairs_dir), batch_size=16, max_length=120, on_too_long="error")
     strict.connect(backbone)
-    with pytest.raises(ValueError, match=r"record 'long' needs \d+ tokens > max_length=120"):
+    with pytest.raises(
+        ValueError, match=r"over max_length=120: .*pairs.jsonl:9: record .long. needs \d+ tokens"
+    ):
         strict.train_dataloader()
 
 

@@ -102,7 +102,10 @@ def test_nan_loss_names_step_and_batch(tiny_llava_dir, pairs_dir, monkeypatch):
         return {**out, "logps": out["logps"] * float("nan")}
 
     monkeypatch.setattr(PreferenceModule, "forward_logps", poisoned)
-    with pytest.raises(FloatingPointError, match=r"global step 0, batch ids \['p0', 'p1', 'p2', 'p3'\]"):
+    with pytest.raises(
+        FloatingPointError,
+        match=r"global step 0 \(batch ids \['p0', 'p1', 'p2', 'p3'\]\): lower the learning rate",
+    ):
         fit(module, data, steps=1)
 
 
