@@ -19,7 +19,8 @@ PRESETS = {CONFIGS / "trainer" / f"{name}.yaml" for name in ("cpu", "gpu", "quie
 HARDWARE = ("accelerator", "devices", "precision")
 # stacked after a method config: `--config BASE --config VARIANT`
 VARIANTS = {
-    CONFIGS / "csr" / name: CONFIGS / "csr" / "shapeworld.yaml" for name in ("lam0.yaml", "code.yaml", "oracle.yaml")
+    CONFIGS / "csr" / name: CONFIGS / "csr" / "shapeworld.yaml"
+    for name in ("lam0.yaml", "code.yaml", "oracle.yaml")
 }
 # settings files of other commands, each loaded by its own reader (clip.yaml: tests/shapeworld/test_clip.py)
 SETTINGS = {CONFIGS / "compare" / "shapeworld.yaml", CONFIGS / "shapeworld" / "clip.yaml"}
