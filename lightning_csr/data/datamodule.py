@@ -9,8 +9,9 @@ import lightning as L
 from torch.utils.data import DataLoader
 
 from lightning_csr.backbones.base import Backbone
+from lightning_csr.data.hf_datasets import source_digest
 from lightning_csr.data.preference_dataset import PreferenceCollator, PreferenceDataset, sequence_lengths
-from lightning_csr.data.records import PreferenceRecord, file_digest, read_records
+from lightning_csr.data.records import PreferenceRecord, read_records
 from lightning_csr.data.sampling import EpochShuffle, serving_epoch
 
 log = logging.getLogger(__name__)
@@ -22,7 +23,8 @@ class PreferenceDataModule(L.LightningDataModule):
     """Reads pairs from `train_file` (or `<data_dir>/pairs.jsonl`); callbacks may point it elsewhere.
 
     Args:
-        train_file: a preference file (.jsonl ours/TRL, .json LLaVA-style).
+        train_file: a preference file (.jsonl ours/TRL, .json LLaVA-style) or a Hugging Face dataset (a
+            `save_to_disk` directory or parquet files, TRL or RLAIF-V layout; see `data/hf_datasets.py`).
         data_dir: a directory holding `pairs.jsonl` (versioned iteration directories use this).
         val_file: optional validation pairs.
         test_file: optional test pairs (`lightning-csr test`).
@@ -76,7 +78,7 @@ class PreferenceDataModule(L.LightningDataModule):
 
     @property
     def train_digest(self) -> str:
-        return file_digest(self._require(self.train_file, "train_file"))
+        return source_digest(self._require(self.train_file, "train_file"))
 
     def _require(self, path: str | None, name: str) -> str:
         if path is None:
@@ -87,7 +89,7 @@ class PreferenceDataModule(L.LightningDataModule):
     # ----------------------------------------------------------- datasets
     def dataset(self, path: str) -> PreferenceDataset:
         """Read, validate and length-filter a preference file (cached per file content)."""
-        digest = file_digest(path)
+        digest = source_digest(path)
         cached = self._cache.get(path)
         if cached and cached[0] == digest:
             return cached[1]

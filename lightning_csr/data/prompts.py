@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from lightning_csr.data.records import RecordError, iter_json_objects, strip_image_tag
+from lightning_csr.data.hf_datasets import is_dataset_source, iter_source
+from lightning_csr.data.records import RecordError, strip_image_tag
 
 
 @dataclass(frozen=True)
@@ -24,11 +25,11 @@ class PromptRecord:
 def read_prompts(path: str | Path, limit: int | None = None) -> list[PromptRecord]:
     """Read a prompts file; bad lines raise errors naming the file and line."""
     path = Path(path)
-    if not path.is_file():
+    if not path.is_file() and not is_dataset_source(path):
         raise FileNotFoundError(f"prompts file not found: {path}")
     prompts: list[PromptRecord] = []
     seen: set[str] = set()
-    for where, _, obj in iter_json_objects(path):
+    for where, _, obj in iter_source(path):
         if isinstance(obj, dict) and "prompt" not in obj and isinstance(obj.get("input"), str):
             obj = {**obj, "prompt": strip_image_tag(obj["input"])}
         if not isinstance(obj, dict):

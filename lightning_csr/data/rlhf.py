@@ -17,8 +17,9 @@ from torch.utils.data import DataLoader, Dataset
 
 from lightning_csr.backbones.base import Backbone
 from lightning_csr.data.datamodule import PreferenceDataModule
+from lightning_csr.data.hf_datasets import is_dataset_source, iter_source
 from lightning_csr.data.preference_dataset import PreferenceDataset, load_image
-from lightning_csr.data.records import RecordError, iter_json_objects
+from lightning_csr.data.records import RecordError
 from lightning_csr.data.sampling import EpochShuffle, serving_epoch
 from lightning_csr.rewards.reward_model import RewardPrompt, reward_inputs
 
@@ -78,10 +79,10 @@ class RLPrompt:
 def read_rl_prompts(path: str | Path, limit: int | None = None) -> list[RLPrompt]:
     """Read a PPO prompt file (a `read_prompts` file works too); errors name the file and line."""
     path = Path(path)
-    if not path.is_file():
+    if not path.is_file() and not is_dataset_source(path):
         raise FileNotFoundError(f"prompts file not found: {path}")
     prompts: list[RLPrompt] = []
-    for where, _, obj in iter_json_objects(path):
+    for where, _, obj in iter_source(path):
         for key in ("id", "image", "prompt"):
             if not str(obj.get(key, "")).strip():
                 raise RecordError(f"{where}: missing or empty field {key!r}")
