@@ -69,12 +69,15 @@ def write_pairs_dataset(records: Sequence[PreferenceRecord], image_root: str | P
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as scratch:
-        dataset = datasets.Dataset.from_generator(
-            _rows,
-            features=pairs_features(),
-            gen_kwargs={"records": list(records), "image_root": str(image_root)},
-            cache_dir=str(Path(scratch) / "cache"),
-        )
+        try:
+            dataset = datasets.Dataset.from_generator(
+                _rows,
+                features=pairs_features(),
+                gen_kwargs={"records": list(records), "image_root": str(image_root)},
+                cache_dir=str(Path(scratch) / "cache"),
+            )
+        except datasets.exceptions.DatasetGenerationError as err:  # the record's own error, not the wrapper
+            raise (err.__cause__ or err) from None
         staged = Path(scratch) / "dataset"
         dataset.save_to_disk(str(staged))
         del dataset  # its cache files live in `scratch`
