@@ -23,7 +23,7 @@ class PromptRecord:
 
 
 def read_prompts(path: str | Path, limit: int | None = None) -> list[PromptRecord]:
-    """Read a prompts file; bad lines raise errors naming the file and line."""
+    """Read a prompts file or a Hugging Face dataset (`hf_datasets`); errors name the file and line (or row)."""
     path = Path(path)
     if not path.is_file() and not is_dataset_source(path):
         raise FileNotFoundError(f"prompts file not found: {path}")

@@ -77,7 +77,7 @@ class RLPrompt:
 
 
 def read_rl_prompts(path: str | Path, limit: int | None = None) -> list[RLPrompt]:
-    """Read a PPO prompt file (a `read_prompts` file works too); errors name the file and line."""
+    """Read a PPO prompt file or dataset (a `read_prompts` source works too); errors name the file and line."""
     path = Path(path)
     if not path.is_file() and not is_dataset_source(path):
         raise FileNotFoundError(f"prompts file not found: {path}")
