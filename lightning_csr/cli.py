@@ -32,6 +32,10 @@ COMMANDS: dict[str, Command] = {
         "lightning_csr.commands.export:main",
         "Write a run's policy as a PEFT adapter and a merged HF model directory.",
     ),
+    "export-pairs": Command(
+        "lightning_csr.commands.export_pairs:main",
+        "Write preference pairs as a Hugging Face dataset with the images embedded (TRL's vision layout).",
+    ),
     "evaluate": Command(
         "lightning_csr.commands.evaluate:main",
         "Evaluate a model (HF dir, base + adapter, or CSR run dir) on chair, pope, amber, mmhal or shapeworld.",

@@ -3,6 +3,7 @@
 from lightning_csr.callbacks.evaluation import EvaluationCallback
 from lightning_csr.callbacks.iteration import IterationEvaluator
 from lightning_csr.callbacks.latest_checkpoint import LatestCheckpoint
+from lightning_csr.callbacks.pair_examples import PairExamplesLogger
 from lightning_csr.callbacks.reference_sync import ReferenceSyncCallback
 from lightning_csr.callbacks.regeneration import PreferenceRegenerationCallback
 
@@ -10,6 +11,7 @@ __all__ = [
     "EvaluationCallback",
     "IterationEvaluator",
     "LatestCheckpoint",
+    "PairExamplesLogger",
     "PreferenceRegenerationCallback",
     "ReferenceSyncCallback",
 ]

@@ -21,12 +21,19 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from lightning_csr.callbacks.iteration import IterationState, finish_iteration
 from lightning_csr.callbacks.latest_checkpoint import LatestCheckpoint
 from lightning_csr.callbacks.reference_sync import ReferenceSyncCallback
+from lightning_csr.data.hf_export import DATASET_DIR, write_pairs_dataset
 from lightning_csr.data.preference_dataset import load_image
 from lightning_csr.data.preflight import checked_records
 from lightning_csr.data.preflight_tokens import processor_settings, prompt_collator, token_check
 from lightning_csr.data.prompts import PromptRecord, parse_prompt
 from lightning_csr.data.provenance import ProducerStamp, settings_digest
-from lightning_csr.data.records import PreferenceRecord, RecordError, atomic_write_text, write_records
+from lightning_csr.data.records import (
+    PreferenceRecord,
+    RecordError,
+    atomic_write_text,
+    read_records,
+    write_records,
+)
 
 log = logging.getLogger(__name__)
 
@@ -74,11 +81,13 @@ class PreferenceRegenerationCallback(IterationState):
     of the callbacks, so that a kill at any point resumes with the same command and redoes nothing finished.
 
     Args:
-        prompts_file: JSONL `{id, image, prompt}` (the same prompts every iteration, as in CSR).
+        prompts_file: JSONL `{id, image, prompt}` or a Hugging Face dataset (the same prompts every iteration).
         image_root: directory the prompts' images are relative to (default: the prompts file's directory).
         num_prompts: use only the first N prompts.
         batch_size: prompts per generation batch (= per shard).
         run_dir: where iterations are written (default: the trainer's `default_root_dir`).
+        pairs_dataset: also write each iteration's pairs as a Hugging Face dataset with the images embedded
+            (`<iteration>/pairs_dataset`, TRL's vision layout; needs the `datasets` extra).
     """
 
     def __init__(
@@ -88,12 +97,14 @@ class PreferenceRegenerationCallback(IterationState):
         num_prompts: int | None = None,
         batch_size: int = 8,
         run_dir: str | None = None,
+        pairs_dataset: bool = False,
     ) -> None:
         self.prompts_file = Path(prompts_file)
         self.image_root = Path(image_root) if image_root else self.prompts_file.parent
         self.num_prompts = num_prompts
         self.batch_size = batch_size
         self.run_dir = Path(run_dir) if run_dir else None
+        self.pairs_dataset = pairs_dataset
         self.prompts: list[PromptRecord] = []
         self.history: dict[int, dict[str, Any]] = {}
 
@@ -145,6 +156,9 @@ class PreferenceRegenerationCallback(IterationState):
         self.claim(pl_module, iteration, directory)
         if not (directory / "pairs.jsonl").is_file():
             self.generate(pl_module, iteration, directory)
+        if self.pairs_dataset and not (directory / DATASET_DIR).is_dir():
+            records = read_records(directory / "pairs.jsonl").records
+            write_pairs_dataset(records, self.image_root, directory / DATASET_DIR)
         self.history[iteration] = json.loads((directory / "stats.json").read_text())
         self.point_datamodule(trainer, directory)
 

@@ -6,6 +6,7 @@ import argparse
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from lightning_csr.data.hf_export import write_pairs_dataset
 from lightning_csr.data.injection import (
     EDIT_KINDS,
     AnswerRecord,
@@ -54,11 +55,19 @@ def build_injector(
 
 
 def write_injected_pairs(
-    answers: Sequence[AnswerRecord], injector: HallucinationInjector, name: str, out: str | Path
+    answers: Sequence[AnswerRecord],
+    injector: HallucinationInjector,
+    name: str,
+    out: str | Path,
+    dataset_out: str | Path | None = None,
+    image_root: str | Path | None = None,
 ) -> dict[str, int]:
-    """Inject into every answer, write the pairs to `out` and print (and return) the counts."""
+    """Inject into every answer, write the pairs to `out` (and as a dataset to `dataset_out`, images relative to
+    `image_root`, default `out`'s directory) and print (and return) the counts."""
     pairs, failed = inject_pairs(answers, injector, name)
     write_records(out, pairs)
+    if dataset_out is not None:
+        write_pairs_dataset(pairs, image_root or Path(out).parent, dataset_out)
     counts = {"answers": len(answers), "pairs": len(pairs), "failed": len(failed)}
     print(f"{out}: {counts['pairs']} pairs from {counts['answers']} answers ({counts['failed']} failed)")
     if failed:
@@ -72,6 +81,13 @@ def parser() -> argparse.ArgumentParser:
         "--input", required=True, help="JSONL {id, image, prompt, response, objects?} of correct answers"
     )
     p.add_argument("--out", required=True, help="preference JSONL to write")
+    p.add_argument(
+        "--out-dataset",
+        help="also write the pairs as a Hugging Face dataset with the images embedded (TRL's vision layout)",
+    )
+    p.add_argument(
+        "--image-root", help="directory the answers' images are relative to (default: --out's directory)"
+    )
     add_injector_arguments(p)
     return p
 
@@ -79,4 +95,5 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str]) -> dict[str, int]:
     """Write POVID pairs from correct answers (JSONL) with a rule-based or LLM injector."""
     args = parser().parse_args(argv)
-    return write_injected_pairs(read_answers(args.input), build_injector(args), args.injector, args.out)
+    answers, injector = read_answers(args.input), build_injector(args)
+    return write_injected_pairs(answers, injector, args.injector, args.out, args.out_dataset, args.image_root)

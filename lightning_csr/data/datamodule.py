@@ -9,10 +9,11 @@ import lightning as L
 from torch.utils.data import DataLoader
 
 from lightning_csr.backbones.base import Backbone
+from lightning_csr.data.hf_datasets import is_dataset_source, source_digest
 from lightning_csr.data.preference_dataset import PreferenceCollator, PreferenceDataset
 from lightning_csr.data.preflight import CheckedFile
 from lightning_csr.data.preflight_datamodule import PreflightedData
-from lightning_csr.data.records import PreferenceRecord, RecordError, file_digest, pair_problems, parse_record
+from lightning_csr.data.records import PreferenceRecord, RecordError, pair_problems, parse_record
 from lightning_csr.data.sampling import EpochShuffle, serving_epoch
 
 log = logging.getLogger(__name__)
@@ -24,7 +25,8 @@ class PreferenceDataModule(PreflightedData, L.LightningDataModule):
     """Reads pairs from `train_file` (or `<data_dir>/pairs.jsonl`); callbacks may point it elsewhere.
 
     Args:
-        train_file: a preference file (.jsonl ours/TRL, .json LLaVA-style).
+        train_file: a preference file (.jsonl ours/TRL, .json LLaVA-style) or a Hugging Face dataset (a
+            `save_to_disk` directory or parquet files, TRL or RLAIF-V layout; see `data/hf_datasets.py`).
         data_dir: a directory holding `pairs.jsonl` (versioned iteration directories use this).
         val_file: optional validation pairs.
         test_file: optional test pairs (`lightning-csr test`).
@@ -85,7 +87,7 @@ class PreferenceDataModule(PreflightedData, L.LightningDataModule):
 
     @property
     def train_digest(self) -> str:
-        return file_digest(self._require(self.train_file, "train_file"))
+        return source_digest(self._require(self.train_file, "train_file"))
 
     def _require(self, path: str | None, name: str) -> str:
         if path is None:
@@ -95,12 +97,12 @@ class PreferenceDataModule(PreflightedData, L.LightningDataModule):
 
     # ----------------------------------------------------------- datasets
     def dataset(self, path: str) -> PreferenceDataset:
-        """The checked, length-filtered pairs of a preference file (cached per file content)."""
-        if not Path(path).is_file():
+        """The checked, length-filtered pairs of a preference file or dataset (cached per content)."""
+        if not Path(path).is_file() and not is_dataset_source(path):
             raise FileNotFoundError(
                 f"preference file not found: {path} (data.init_args.train_file or data_dir)"
             )
-        digest = file_digest(path)
+        digest = source_digest(path)
         cached = self._cache.get(path)
         if cached and cached[0] == digest:
             return cached[1]

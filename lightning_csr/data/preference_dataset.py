@@ -11,11 +11,14 @@ from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 
 from lightning_csr.backbones.base import Backbone
+from lightning_csr.data.hf_datasets import is_embedded_image, load_embedded_image
 from lightning_csr.data.records import PreferenceRecord, tokenizer_fingerprint
 
 
 def load_image(root: Path, relative: str, record_id: str) -> Image.Image:
-    """Open an image under `root`; missing or corrupt files raise errors naming the record and path."""
+    """Open an image under `root` (or inside a dataset); missing or corrupt files raise errors naming the record."""
+    if is_embedded_image(relative):
+        return load_embedded_image(relative, record_id)
     path = root / relative
     if not path.is_file():
         raise FileNotFoundError(f"record {record_id!r}: image file not found: {path}")

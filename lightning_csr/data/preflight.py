@@ -8,6 +8,7 @@ dropped and written to `<run dir>/rejects/<file>.rejects.jsonl` with their reaso
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 from collections.abc import Callable, Iterator
@@ -18,6 +19,13 @@ from typing import Any
 from PIL import Image, UnidentifiedImageError
 from rich.progress import track
 
+from lightning_csr.data.hf_datasets import (
+    embedded_image_bytes,
+    is_dataset_source,
+    is_embedded_image,
+    iter_source,
+    source_digest,
+)
 from lightning_csr.data.preflight_report import (
     Problem,
     Verdict,
@@ -29,7 +37,7 @@ from lightning_csr.data.preflight_report import (
     verdict_key,
     write_rejects,
 )
-from lightning_csr.data.records import RecordError, file_digest, iter_json_objects
+from lightning_csr.data.records import RecordError
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +68,11 @@ def check_bad_record_action(value: str) -> str:
 
 def scan(path: Path) -> Iterator[tuple[str, int, Any, str | None]]:
     """(where, index, object, raw line) of each record; a line that is not JSON yields a RecordError object."""
-    if path.suffix == ".json":  # one JSON document: one syntax error spoils it all
+    if path.suffix == ".json" or is_dataset_source(
+        path
+    ):  # one document (or dataset): one error spoils it all
         try:
-            yield from ((where, i, obj, json.dumps(obj)) for where, i, obj in iter_json_objects(path))
+            yield from ((where, i, obj, json.dumps(obj)) for where, i, obj in iter_source(path))
         except RecordError as err:
             yield str(path), -1, err, None
         return
@@ -76,11 +86,15 @@ def scan(path: Path) -> Iterator[tuple[str, int, Any, str | None]]:
         yield f"{path}:{lineno}", lineno - 1, obj, line
 
 
-def image_problem(path: Path, pixels: bool, seen: dict[Path, tuple[str | None, tuple[int, int]]]):
-    """(what is wrong or None, size) of an image file: it exists, its header decodes (all pixels if asked)."""
+def image_problem(path: Path | str, pixels: bool, seen: dict[Path | str, tuple[str | None, tuple[int, int]]]):
+    """(what is wrong or None, size) of an image file (or `datasets:` reference): it exists, its header decodes
+    (all pixels if asked)."""
     if path in seen:
         return seen[path]
     size = (0, 0)
+    if isinstance(path, str):  # a `datasets:` reference: the image is bytes in the dataset
+        seen[path] = embedded_image_problem(path, pixels)
+        return seen[path]
     if not path.is_file():
         result: str | None = f"image file not found: {path}"
     else:
@@ -101,6 +115,17 @@ def image_problem(path: Path, pixels: bool, seen: dict[Path, tuple[str | None, t
             result = f"truncated or corrupt image {path}: {err}"
     seen[path] = (result, size)
     return seen[path]
+
+
+def embedded_image_problem(reference: str, pixels: bool) -> tuple[str | None, tuple[int, int]]:
+    """(what is wrong or None, size) of an image stored as bytes in a dataset (`datasets:` reference)."""
+    try:
+        with Image.open(io.BytesIO(embedded_image_bytes(reference, reference))) as image:
+            size = image.size
+            image.load() if pixels else image.verify()
+        return None, size
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
+        return f"image bytes of {reference} do not decode: {err}", (0, 0)
 
 
 def parse_all(path: Path, parse: Parse) -> tuple[list[tuple[str, Any]], list[Problem], dict[str, str]]:
@@ -138,7 +163,7 @@ def run_checks(
     """The problems of parsed records (fields, images, then token counts of those still good) and lengths."""
     problems: list[Problem] = []
     good: list[tuple[str, Any, tuple[int, int]]] = []
-    images: dict[Path, tuple[str | None, tuple[int, int]]] = {}
+    images: dict[Path | str, tuple[str | None, tuple[int, int]]] = {}
     steps = track(
         records,
         description=f"checking {path.name}",
@@ -147,7 +172,8 @@ def run_checks(
     )
     for where, record in steps:
         found = [Problem(where, record.id, name, reason) for name, reason in (extra(record) if extra else [])]
-        broken, size = image_problem(image_root / record.image, pixels, images)
+        image = record.image if is_embedded_image(record.image) else image_root / record.image
+        broken, size = image_problem(image, pixels, images)
         if broken:
             found.append(Problem(where, record.id, "image", broken))
         problems.extend(found)
@@ -178,12 +204,12 @@ def checked_records(
     command that resumes the run, named in the error when there is something to resume.
     """
     path = Path(path)
-    if not path.is_file():
+    if not path.is_file() and not is_dataset_source(path):
         raise FileNotFoundError(f"data file not found: {path}")
     image_root = Path(image_root)
     records, parse_problems, raw = parse_all(path, parse)
     settings = {**(settings or {}), "image_root": str(image_root.resolve()), "pixels": pixels}
-    key = verdict_key(file_digest(path), settings)
+    key = verdict_key(source_digest(path), settings)
     verdict = load_verdict(path, key)
     if verdict is None:
         problems, lengths = run_checks(path, records, image_root, pixels, extra, tokens)

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lightning_csr.data.records import RecordError, iter_json_objects, strip_image_tag
+from lightning_csr.data.hf_datasets import is_dataset_source, iter_source
+from lightning_csr.data.records import RecordError, strip_image_tag
 
 
 @dataclass(frozen=True)
@@ -35,13 +36,13 @@ def parse_prompt(obj: Any, where: str, index: int = 0) -> PromptRecord:
 
 
 def read_prompts(path: str | Path, limit: int | None = None) -> list[PromptRecord]:
-    """Read a prompts file; bad lines raise errors naming the file and line."""
+    """Read a prompts file or a Hugging Face dataset (`hf_datasets`); errors name the file and line (or row)."""
     path = Path(path)
-    if not path.is_file():
+    if not path.is_file() and not is_dataset_source(path):
         raise FileNotFoundError(f"prompts file not found: {path}")
     prompts: list[PromptRecord] = []
     seen: set[str] = set()
-    for where, index, obj in iter_json_objects(path):
+    for where, index, obj in iter_source(path):
         record = parse_prompt(obj, where, index)
         if record.id in seen:
             raise RecordError(f"{where}: duplicate id {record.id!r}")

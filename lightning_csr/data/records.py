@@ -137,13 +137,16 @@ def iter_json_objects(path: Path) -> Iterator[tuple[str, int, Any]]:
 
 
 def read_records(path: str | Path) -> ReadReport:
-    """Read a preference file (.jsonl or .json); identical chosen/rejected pairs are dropped and counted."""
+    """Read a preference file (.jsonl or .json) or dataset source (`hf_datasets`); identical chosen/rejected pairs
+    are dropped and counted."""
+    from lightning_csr.data.hf_datasets import is_dataset_source, iter_source  # it imports this module
+
     path = Path(path)
-    if not path.is_file():
+    if not path.is_file() and not is_dataset_source(path):
         raise FileNotFoundError(f"preference file not found: {path}")
     report = ReadReport(records=[])
     seen: set[str] = set()
-    for where, index, obj in iter_json_objects(path):
+    for where, index, obj in iter_source(path):
         record = parse_record(obj, where, index)
         if record.id in seen:
             raise RecordError(f"{where}: duplicate id {record.id!r}")

@@ -17,10 +17,11 @@ from torch.utils.data import DataLoader, Dataset
 
 from lightning_csr.backbones.base import Backbone
 from lightning_csr.data.datamodule import PreferenceDataModule
+from lightning_csr.data.hf_datasets import is_dataset_source, iter_source
 from lightning_csr.data.preference_dataset import PreferenceDataset, load_image
 from lightning_csr.data.preflight_datamodule import PreflightedData
 from lightning_csr.data.preflight_tokens import prompt_collator
-from lightning_csr.data.records import RecordError, iter_json_objects
+from lightning_csr.data.records import RecordError
 from lightning_csr.data.sampling import EpochShuffle, serving_epoch
 from lightning_csr.rewards.reward_model import RewardPrompt, reward_inputs
 
@@ -109,11 +110,11 @@ def parse_rl_prompt(obj: Any, where: str, index: int = 0) -> RLPrompt:
 
 
 def read_rl_prompts(path: str | Path, limit: int | None = None) -> list[RLPrompt]:
-    """Read a PPO prompt file (a `read_prompts` file works too); errors name the file and line."""
+    """Read a PPO prompt file or dataset (a `read_prompts` source works too); errors name the file and line."""
     path = Path(path)
-    if not path.is_file():
+    if not path.is_file() and not is_dataset_source(path):
         raise FileNotFoundError(f"prompts file not found: {path}")
-    prompts = [parse_rl_prompt(obj, where) for where, _, obj in iter_json_objects(path)]
+    prompts = [parse_rl_prompt(obj, where) for where, _, obj in iter_source(path)]
     return prompts[:limit] if limit is not None else prompts
 
 
