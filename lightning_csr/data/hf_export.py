@@ -11,6 +11,7 @@ import json
 import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -63,12 +64,27 @@ def _rows(records: Sequence[PreferenceRecord], image_root: str) -> Iterator[dict
         yield pair_row(record, Path(image_root))
 
 
+@contextmanager
+def quiet_datasets(datasets: Any) -> Iterator[None]:
+    """`datasets` without its progress bars (building a few hundred rows is instant; bars would bury errors)."""
+    was_enabled = datasets.is_progress_bar_enabled()
+    datasets.disable_progress_bars()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            datasets.enable_progress_bars()
+
+
 def write_pairs_dataset(records: Sequence[PreferenceRecord], image_root: str | Path, out: str | Path) -> Path:
     """Write `records` (images relative to `image_root`) to the directory `out`, replacing it atomically."""
     datasets = require_datasets()
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as scratch:
+    with (
+        quiet_datasets(datasets),
+        tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.name}.") as scratch,
+    ):
         try:
             dataset = datasets.Dataset.from_generator(
                 _rows,
