@@ -19,7 +19,6 @@ from typing import Any
 import lightning as L
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from lightning_csr.callbacks.distributed import Ranks
 from lightning_csr.callbacks.iteration import IterationState, finish_iteration
 from lightning_csr.callbacks.latest_checkpoint import LatestCheckpoint
 from lightning_csr.callbacks.reference_sync import ReferenceSyncCallback
@@ -27,6 +26,7 @@ from lightning_csr.data.preference_dataset import load_image
 from lightning_csr.data.prompts import PromptRecord, read_prompts
 from lightning_csr.data.provenance import ProducerStamp, settings_digest
 from lightning_csr.data.records import PreferenceRecord, atomic_write_text, write_records
+from lightning_csr.distributed import Ranks
 from lightning_csr.generation.sharding import PairGenerator, ShardPlan
 
 log = logging.getLogger(__name__)

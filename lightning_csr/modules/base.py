@@ -14,7 +14,6 @@ from lightning_csr.backbones.base import Backbone
 from lightning_csr.backbones.policy import build_policy
 from lightning_csr.modules.components.logprobs import completion_logprobs, model_logits
 from lightning_csr.modules.components.reference import REF_ADAPTER, Reference
-from lightning_csr.modules.components.run_seed import seeded_from_run
 from lightning_csr.modules.components.schedules import SchedulerCallable, WarmupCosine
 
 
@@ -56,9 +55,8 @@ class PolicyModule(L.LightningModule):
         """Build the policy, the module's own parts, then the reference, once."""
         if self.policy is not None:
             return
-        with seeded_from_run():
-            self.policy = build_policy(self.backbone)
-            self.build_parts()
+        self.policy = build_policy(self.backbone)
+        self.build_parts()
         if self.reference is not None:
             self.reference.attach(self.policy)
             self._register_reference()

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.callbacks.kill_points import read_log
 from tests.callbacks.rank_probe import read_probe
 from tests.conftest import write_prompts
 from tests.paths import REPO
@@ -23,8 +24,11 @@ ITERATIONS = 2
 pytestmark = pytest.mark.slow
 
 
-def write_config(tmp_path: Path, run: str, llava: Path, clip: Path) -> Path:
-    """A 2-iteration CSR config on the tiny models that records every write and the weights per rank."""
+def write_config(tmp_path: Path, run: str, llava: Path, clip: Path, kill_rank: int | None = None) -> Path:
+    """A 2-iteration CSR config on the tiny models that records every write and the weights per rank.
+
+    With `kill_rank`, that rank SIGKILLs itself before its second shard of iteration 2 (once).
+    """
     prompts = tmp_path / "data" / "prompts.jsonl"
     if not prompts.exists():
         write_prompts(tmp_path / "data", n=8)
@@ -44,6 +48,9 @@ def write_config(tmp_path: Path, run: str, llava: Path, clip: Path) -> Path:
             "init_args": {"dirpath": str(run_dir / "checkpoints")},
         },
     ]
+    if kill_rank is not None:
+        kill = {"point": "generation", "log_file": str(tmp_path / f"{run}.log"), "rank": kill_rank}
+        callbacks.append({"class_path": "tests.callbacks.kill_points.KillSwitch", "init_args": kill})
     config = {
         "seed_everything": 0,
         "trainer": {
@@ -169,3 +176,24 @@ def test_no_file_is_written_by_both_ranks(runs):
         for name in ("pairs.jsonl", "stats.json", "producer.json", "shards/00000.json", "shards/00002.json"):
             assert f"iterations/{iteration}/{name}" in rank_zero
     assert "checkpoints/last.ckpt" in rank_zero
+
+
+def test_a_two_process_run_killed_during_generation_resumes_without_redoing_a_shard(
+    runs, tiny_llava_dir, tiny_clip_dir
+):
+    config = write_config(runs, "killed", tiny_llava_dir, tiny_clip_dir, kill_rank=1)
+    ddp = ("--trainer.devices", "2", "--trainer.strategy", "ddp")
+    killed = fit(config, *ddp)
+    assert killed.returncode != 0, "rank 1 was to kill itself during generation"
+    shards = runs / "killed" / "iterations" / "2" / "shards"
+    assert sorted(p.name for p in shards.glob("0*.json")) == ["00000.json", "00001.json", "00002.json"]
+    resumed = fit(config, *ddp)  # the same command
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+
+    generated = [e for e in read_log(runs / "killed.log") if e["event"] == "generate" and e["iteration"] == 2]
+    ids = [i for e in generated for i in e["ids"]]
+    assert sorted(ids) == [f"q{i}" for i in range(8)], "a prompt was generated twice, or never"
+    assert generated[-1]["ids"] == ["q6", "q7"] and generated[-1]["rank"] == 1  # the resume did shard 3 only
+    for iteration in range(1, ITERATIONS + 1):
+        pairs = f"iterations/{iteration}/pairs.jsonl"
+        assert (runs / "killed" / pairs).read_bytes() == (runs / "one" / pairs).read_bytes()

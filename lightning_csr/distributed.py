@@ -1,4 +1,4 @@
-"""What a callback needs to share work between the ranks of a run: its rank, a barrier, rank 0's decisions.
+"""What code needs to share work between the ranks of a run: its rank, a barrier, rank 0's decisions, slices.
 
 All ranks are assumed to see one file system (one node, or a shared directory across nodes): a rank writes
 only the files it owns, and rank 0 alone writes what the run reports (merged data, stats, reports, exports).
@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import lightning as L
+from torch.utils.data import DataLoader
 
 T = TypeVar("T")
 
@@ -52,3 +53,13 @@ class Ranks:
         gathered: list[Any] = [None] * self.world_size
         dist.all_gather_object(gathered, value)
         return gathered
+
+
+def rank_slice(loader: DataLoader, rank: int, world_size: int) -> DataLoader:
+    """The batches of `loader` that rank `rank` computes: every `world_size`-th, as one process batches them."""
+    if world_size == 1:
+        return loader
+    batches = list(loader.batch_sampler)[rank::world_size]
+    return DataLoader(
+        loader.dataset, batch_sampler=batches, collate_fn=loader.collate_fn, num_workers=loader.num_workers
+    )

@@ -1,0 +1,93 @@
+"""DPO with cached reference log-probs under DDP (2 CPU processes, gloo) through the real CLI.
+
+Each rank computes every other batch of the reference log-probs, rank 0 alone writes the cache, and training on
+2 ranks equals one process accumulating 2 batches: the cached values and the final weights are the same bits,
+the per-step losses agree within 1e-6 (the 2-process loss is the mean of the ranks' losses, the one-process loss
+the sum of two halves).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from tests.callbacks.rank_probe import read_probe
+from tests.conftest import write_pairs
+from tests.paths import REPO
+
+pytestmark = pytest.mark.slow
+
+
+def fit(tmp_path: Path, run: str, llava: Path, *overrides: str) -> subprocess.CompletedProcess:
+    config = yaml.safe_load((REPO / "configs/dpo/tiny_cpu.yaml").read_text())
+    run_dir = tmp_path / run
+    config["trainer"].update(
+        default_root_dir=str(run_dir),
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        callbacks=[
+            {
+                "class_path": "tests.callbacks.rank_probe.RankProbe",
+                "init_args": {"log_dir": str(tmp_path / f"{run}.probe"), "watch": str(tmp_path)},
+            },
+            {
+                "class_path": "lightning.pytorch.callbacks.ModelCheckpoint",
+                "init_args": {"dirpath": str(run_dir / "checkpoints"), "save_last": True},
+            },
+        ],
+    )
+    config["model"]["init_args"]["backbone"]["init_args"]["model_id"] = str(llava)
+    config["model"]["init_args"]["cache_reference"] = True
+    config["data"]["init_args"].update(data_dir=str(tmp_path / run / "data"), batch_size=2)
+    write_pairs(run_dir / "data", n=8)
+    path = tmp_path / f"{run}.yaml"
+    path.write_text(yaml.safe_dump(config))
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)}
+    command = [sys.executable, "-m", "lightning_csr.cli", "fit", "--config", str(path), *overrides]
+    return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory, tiny_llava_dir) -> Path:
+    tmp_path = tmp_path_factory.mktemp("ddp_dpo")
+    one = fit(tmp_path, "one", tiny_llava_dir, "--trainer.accumulate_grad_batches", "2")
+    assert one.returncode == 0, one.stderr[-3000:]
+    two = fit(tmp_path, "two", tiny_llava_dir, "--trainer.devices", "2", "--trainer.strategy", "ddp")
+    assert two.returncode == 0, two.stderr[-3000:]
+    return tmp_path
+
+
+def test_two_processes_train_to_the_one_process_weights_and_losses(runs):
+    one, two = (
+        torch.load(runs / run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+        for run in ("one", "two")
+    )
+    assert one["global_step"] == two["global_step"] == 2
+    assert one["state_dict"].keys() == two["state_dict"].keys()
+    for key, value in one["state_dict"].items():
+        assert torch.equal(value, two["state_dict"][key]), key
+    one_probe, two_probe = read_probe(runs / "one.probe"), read_probe(runs / "two.probe")
+    one_losses = [e["loss"] for e in one_probe[0] if e["event"] == "batch"]
+    ranks = [[e["loss"] for e in two_probe[r] if e["event"] == "batch"] for r in (0, 1)]
+    for step, (zero, first) in enumerate(zip(*ranks, strict=True)):
+        assert (zero + first) / 2 == pytest.approx(one_losses[2 * step] + one_losses[2 * step + 1], abs=1e-6)
+
+
+def test_the_reference_cache_is_computed_by_slices_and_written_by_rank_zero_only(runs):
+    (one_cache,) = (runs / "one" / "data").glob("ref_logps-*.pt")
+    (two_cache,) = (runs / "two" / "data").glob("ref_logps-*.pt")
+    assert torch.load(one_cache) == torch.load(two_cache) and len(torch.load(two_cache)) == 8
+    writers: dict[str, set[int]] = {}
+    for rank, entries in read_probe(runs / "two.probe").items():
+        for entry in entries:
+            if entry["event"] == "write" and "/two/" in entry["path"]:
+                writers.setdefault(entry["path"], set()).add(rank)
+    assert writers[str(two_cache.resolve())] == {0}
+    assert not {p: r for p, r in writers.items() if r != {0}}, "rank 1 wrote a file"
