@@ -133,14 +133,14 @@ class PreferenceRegenerationCallback(IterationState):
     def prepare_iteration(self, trainer: L.Trainer, pl_module: L.LightningModule, iteration: int) -> None:
         """Make sure the pairs of `iteration` exist (resuming from shards), then train on them."""
         directory = self.iteration_dir(iteration)
-        ranks = Ranks(trainer)
+        ranks = Ranks()
         if ranks.is_zero:
             self.claim(pl_module, iteration, directory)
         ranks.barrier("csr-claim")
         if not ranks.is_zero:  # only checks the stamp rank 0 wrote (and so that this rank's weights agree)
             self.claim(pl_module, iteration, directory)
         if not ranks.from_zero((directory / "pairs.jsonl").is_file()):
-            self.generate(pl_module, iteration, directory, ranks)
+            self.generate(pl_module, iteration, directory)
         self.history[iteration] = json.loads((directory / "stats.json").read_text())
         self.point_datamodule(trainer, directory)
 
@@ -165,17 +165,16 @@ class PreferenceRegenerationCallback(IterationState):
         )
         stamp.claim(settings_digest(identity), {k: v for k, v in identity.items() if k != "prompts"})
 
-    def generate(
-        self, pl_module: PairGenerator, iteration: int, directory: Path, ranks: Ranks | None = None
-    ) -> None:
+    def generate(self, pl_module: PairGenerator, iteration: int, directory: Path) -> None:
         """Write this rank's missing shards; after a barrier, rank 0 merges them into `pairs.jsonl`."""
-        rank, world_size = (ranks.rank, ranks.world_size) if ranks else (0, 1)
+        ranks = Ranks()
+        rank, world_size = ranks.rank, ranks.world_size
         plan = ShardPlan(len(self.prompts), self.batch_size, directory / "shards")
         plan.directory.mkdir(parents=True, exist_ok=True)
         pending = plan.pending(rank, world_size)
         start = time.perf_counter()
         columns = (
-            TextColumn(f"CSR iteration {iteration}: generating pairs" + (f" (rank {rank})" if rank else "")),
+            TextColumn(f"CSR iteration {iteration}: generating pairs"),
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
@@ -186,14 +185,12 @@ class PreferenceRegenerationCallback(IterationState):
                 batch = [self.prompts[i] for i in plan.items(index)]
                 self._write_shard(pl_module, batch, iteration, plan.path(index))
                 progress.advance(task, len(batch))
-        if ranks is not None:
-            ranks.barrier("csr-shards")
+        ranks.barrier("csr-shards")
         if rank == 0:
             if missing := plan.missing():
                 raise RuntimeError(f"{plan.directory}: shards {missing} were not written by their ranks")
             self._merge(directory, plan.directory, plan.count, time.perf_counter() - start)
-        if ranks is not None:
-            ranks.barrier("csr-pairs")
+        ranks.barrier("csr-pairs")
 
     def _write_shard(self, pl_module, batch: list[PromptRecord], iteration: int, shard: Path) -> None:
         images = [load_image(self.image_root, p.image, p.id) for p in batch]

@@ -10,7 +10,7 @@ from torch.utils.data import DataLoader
 
 from lightning_csr.backbones.base import Backbone
 from lightning_csr.data.preference_dataset import PreferenceCollator, PreferenceDataset, sequence_lengths
-from lightning_csr.data.rank_sampler import RankBatches
+from lightning_csr.data.rank_sampler import rank_batched
 from lightning_csr.data.records import PreferenceRecord, file_digest, read_records
 from lightning_csr.data.sampling import EpochShuffle, serving_epoch
 
@@ -123,22 +123,12 @@ class PreferenceDataModule(L.LightningDataModule):
     def train_dataset(self) -> PreferenceDataset:
         return self.dataset(self._require(self.train_file, "train_file"))
 
-    def _loader(self, dataset: PreferenceDataset, shuffle: bool, training: bool = False) -> DataLoader:
+    def _loader(self, dataset: PreferenceDataset, shuffle: bool) -> DataLoader:
         if self.backbone is None:
             raise RuntimeError("PreferenceDataModule.connect(backbone) must run before dataloaders are built")
         if len(dataset) == 0:
             raise ValueError("no preference pairs left to train on (all dropped or empty file)")
         sampler = EpochShuffle(len(dataset), self.seed, serving_epoch(self.trainer)) if shuffle else None
-        if training and self.trainer is not None and self.trainer.world_size > 1:
-            sampler = RankBatches(
-                len(dataset),
-                self.batch_size,
-                self.trainer.global_rank,
-                self.trainer.world_size,
-                self.seed,
-                serving_epoch(self.trainer),
-                shuffle,
-            )
         return DataLoader(
             dataset,
             batch_size=self.batch_size,
@@ -148,7 +138,9 @@ class PreferenceDataModule(L.LightningDataModule):
         )
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader(self.train_dataset(), self.shuffle, training=True)
+        return rank_batched(
+            self._loader(self.train_dataset(), self.shuffle), self.trainer, self.seed, self.shuffle
+        )
 
     def val_dataloader(self) -> DataLoader | list:
         if self.val_file is None:

@@ -10,8 +10,12 @@ Lightning's sampler pads, so that every rank runs the same number of steps).
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
-from torch.utils.data import DistributedSampler
+from torch.utils.data import DataLoader, DistributedSampler
+
+from lightning_csr.data.sampling import serving_epoch
 
 
 class RankBatches(DistributedSampler):
@@ -55,3 +59,25 @@ class RankBatches(DistributedSampler):
         order, b = self.order(), self.batch_size
         starts = range(self.rank * b, self.padded, b * self.world_size)
         return iter([index for start in starts for index in order[start : start + b]])
+
+
+def rank_batched(loader: DataLoader, trainer: Any, seed: int, shuffle: bool) -> DataLoader:
+    """`loader` itself in a one-process run; on several ranks, the same loader over this rank's `RankBatches`."""
+    if trainer is None or trainer.world_size == 1:
+        return loader
+    sampler = RankBatches(
+        len(loader.dataset),
+        loader.batch_size,
+        trainer.global_rank,
+        trainer.world_size,
+        seed,
+        serving_epoch(trainer),
+        shuffle,
+    )
+    return DataLoader(
+        loader.dataset,
+        batch_size=loader.batch_size,
+        sampler=sampler,
+        num_workers=loader.num_workers,
+        collate_fn=loader.collate_fn,
+    )

@@ -78,6 +78,6 @@ class PreferenceModule(PolicyModule):
         self.reference_cache = ReferenceLogpCache.for_data(
             datamodule.train_file, datamodule.train_digest, identity, settings
         )
-        ranks = Ranks(self.trainer)  # rank 0 decides, so that every rank takes the same branch
+        ranks = Ranks()  # rank 0 decides, so that every rank takes the same branch
         if not ranks.from_zero(self.reference_cache.complete(datamodule.train_dataset().records)):
             self.reference_cache.compute(self, datamodule.reference_dataloader(), ranks)

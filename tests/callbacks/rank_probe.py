@@ -59,12 +59,21 @@ class RankProbe(L.Callback):
         self._log(event="weights", rank=trainer.global_rank, epoch=-1, digest=digest)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if not isinstance(batch, dict) or "ids" not in batch:  # e.g. PPO's prompt batches
+            return
         loss = outputs["loss"] if isinstance(outputs, dict) else outputs
         self._log(event="batch", rank=trainer.global_rank, ids=list(batch["ids"]), loss=float(loss))
 
     def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         digest = tensors_digest(pl_module.named_parameters())
-        self._log(event="weights", rank=trainer.global_rank, epoch=trainer.current_epoch, digest=digest)
+        metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
+        self._log(
+            event="weights",
+            rank=trainer.global_rank,
+            epoch=trainer.current_epoch,
+            digest=digest,
+            metrics=metrics,
+        )
 
 
 def read_probe(log_dir: Path) -> dict[int, list[dict[str, Any]]]:

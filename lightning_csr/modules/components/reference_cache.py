@@ -64,7 +64,8 @@ class ReferenceLogpCache:
         On several ranks each computes every `world_size`-th batch, the values are gathered on every rank and
         rank 0 alone writes the file.
         """
-        rank, world_size = (ranks.rank, ranks.world_size) if ranks else (0, 1)
+        ranks = ranks or Ranks()
+        rank, world_size = ranks.rank, ranks.world_size
         was_training = module.training
         module.eval()
         try:
@@ -76,13 +77,11 @@ class ReferenceLogpCache:
                     self.values[record_id] = (logps[i], logps[n + i])
         finally:
             module.train(was_training)
-        if ranks is not None:
-            for values in ranks.gather(self.values):
-                self.values.update(values)
+        for values in ranks.gather(self.values):
+            self.values.update(values)
         if rank == 0:
             self.save()
-        if ranks is not None:
-            ranks.barrier("reference-cache")
+        ranks.barrier("reference-cache")
 
     def save(self) -> None:
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, suffix=".tmp")
