@@ -8,6 +8,7 @@ reports (merged data, stats, reports, exports).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import torch
@@ -96,3 +97,22 @@ def rank_slice(loader: DataLoader, rank: int, world_size: int) -> DataLoader:
     return DataLoader(
         loader.dataset, batch_sampler=batches, collate_fn=loader.collate_fn, num_workers=loader.num_workers
     )
+
+
+def map_by_batches(fn: Callable[[list[int]], list[T]], count: int, batch_size: int) -> list[T]:
+    """`fn` over the positions `0..count-1`, each rank taking every `world_size`-th batch of `batch_size`.
+
+    `fn` gets a rank's positions (whole batches, in order, so that a batched `fn` batches them as one process
+    would) and returns one result per position; every rank gets all `count` results in position order.
+    """
+    ranks = Ranks()
+    if not ranks.several:
+        return fn(list(range(count)))
+    starts = range(ranks.rank * batch_size, count, batch_size * ranks.world_size)
+    mine = [i for start in starts for i in range(start, min(start + batch_size, count))]
+    results = fn(mine) if mine else []
+    merged: list[Any] = [None] * count
+    for positions, values in ranks.gather((mine, results)):
+        for position, value in zip(positions, values, strict=True):
+            merged[position] = value
+    return merged

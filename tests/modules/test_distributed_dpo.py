@@ -3,11 +3,13 @@
 Each rank computes every other batch of the reference log-probs, rank 0 alone writes the cache, and training on
 2 ranks equals one process accumulating 2 batches: the cached values and the final weights are the same bits,
 the per-step losses agree within 1e-6 (the 2-process loss is the mean of the ranks' losses, the one-process loss
-the sum of two halves).
+the sum of two halves). The evaluation callback answers its questions by slices of batches, one per rank, and
+rank 0 writes the same report as one process.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -19,6 +21,7 @@ import yaml
 
 from tests.callbacks.rank_probe import read_probe
 from tests.conftest import write_pairs
+from tests.evaluation.test_runner import write_tiny_shapeworld
 from tests.paths import REPO
 
 pytestmark = pytest.mark.slow
@@ -36,6 +39,19 @@ def fit(tmp_path: Path, run: str, llava: Path, *overrides: str) -> subprocess.Co
             {
                 "class_path": "tests.callbacks.rank_probe.RankProbe",
                 "init_args": {"log_dir": str(tmp_path / f"{run}.probe"), "watch": str(tmp_path)},
+            },
+            {
+                "class_path": "lightning_csr.callbacks.EvaluationCallback",
+                "init_args": {
+                    "options": {
+                        "benchmark": "shapeworld",
+                        "data": str(tmp_path / "shapeworld"),
+                        "num_items": 3,
+                        "batch_size": 2,
+                        "max_new_tokens": 3,
+                        "answer_tokens": 2,
+                    }
+                },
             },
             {
                 "class_path": "lightning.pytorch.callbacks.ModelCheckpoint",
@@ -57,6 +73,7 @@ def fit(tmp_path: Path, run: str, llava: Path, *overrides: str) -> subprocess.Co
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory, tiny_llava_dir) -> Path:
     tmp_path = tmp_path_factory.mktemp("ddp_dpo")
+    write_tiny_shapeworld(tmp_path / "shapeworld", n=3)
     one = fit(tmp_path, "one", tiny_llava_dir, "--trainer.accumulate_grad_batches", "2")
     assert one.returncode == 0, one.stderr[-3000:]
     two = fit(tmp_path, "two", tiny_llava_dir, "--trainer.devices", "2", "--trainer.strategy", "ddp")
@@ -90,4 +107,25 @@ def test_the_reference_cache_is_computed_by_slices_and_written_by_rank_zero_only
             if entry["event"] == "write" and "/two/" in entry["path"]:
                 writers.setdefault(entry["path"], set()).add(rank)
     assert writers[str(two_cache.resolve())] == {0}
-    assert not {p: r for p, r in writers.items() if r != {0}}, "rank 1 wrote a file"
+    rank_one = {Path(p).name for p, r in writers.items() if r != {0}}
+    assert rank_one == {"answers_shapeworld.rank1.jsonl"}, "rank 1 wrote another rank's file"
+
+
+def test_the_evaluation_is_answered_by_slices_and_reported_once_as_one_process_reports(runs):
+    for iteration in (0, 1):
+        directory = f"iterations/{iteration}"
+        one = json.loads((runs / "one" / directory / "eval_shapeworld.json").read_text())
+        two = json.loads((runs / "two" / directory / "eval_shapeworld.json").read_text())
+        assert one["metrics"] == two["metrics"] and one["details"] == two["details"]
+        answers = [
+            read_answers(runs / "two" / directory / f"answers_shapeworld.rank{rank}.jsonl") for rank in (0, 1)
+        ]
+        assert answers[0] and answers[1] and not answers[0].keys() & answers[1].keys()
+        assert answers[0] | answers[1] == read_answers(runs / "one" / directory / "answers_shapeworld.jsonl")
+
+
+def read_answers(path: Path) -> dict[str, str]:
+    return {
+        json.dumps(row["id"]): row["record"]["answer"]
+        for row in (json.loads(line) for line in path.read_text().splitlines() if line.strip())
+    }
