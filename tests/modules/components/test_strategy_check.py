@@ -44,3 +44,15 @@ def test_fsdp_with_4_bit_needs_the_storage_dtype_and_never_takes_8_bit():
 def test_the_storage_dtype_reaches_bitsandbytes():
     config = QuantizationSettings(bits=4, quant_storage="bfloat16").to_bnb()
     assert str(config.bnb_4bit_quant_storage) in ("bfloat16", "torch.bfloat16")
+
+
+def test_a_module_refuses_the_combination_at_setup_before_loading_weights():
+    from types import SimpleNamespace
+
+    from lightning_csr.modules import PreferenceModule
+
+    module = PreferenceModule(backbone(bits=4))
+    module._trainer = SimpleNamespace(strategy=FSDPStrategy(), datamodule=None)
+    with pytest.raises(ValueError, match="quant_storage"):
+        module.setup("fit")
+    assert module.policy is None
