@@ -129,3 +129,22 @@ def read_answers(path: Path) -> dict[str, str]:
         json.dumps(row["id"]): row["record"]["answer"]
         for row in (json.loads(line) for line in path.read_text().splitlines() if line.strip())
     }
+
+
+def test_qlora_trains_under_ddp_with_both_ranks_in_step(runs, tiny_llava_dir):
+    """4-bit QLoRA (bitsandbytes on the CPU) + LoRA under DDP: it trains, and the ranks keep the same weights."""
+    pytest.importorskip("bitsandbytes")
+    quantization = "--model.init_args.backbone.init_args.quantization"
+    result = fit(
+        runs,
+        "qlora",
+        tiny_llava_dir,
+        *("--trainer.devices", "2", "--trainer.strategy", "ddp"),
+        *(f"{quantization}.bits", "4", f"{quantization}.compute_dtype", "float32"),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    probe = read_probe(runs / "qlora.probe")
+    weights = {(r, e["epoch"]): e["digest"] for r, es in probe.items() for e in es if e["event"] == "weights"}
+    assert weights[(0, 0)] == weights[(1, 0)] and weights[(0, -1)] == weights[(1, -1)]
+    state = torch.load(runs / "qlora" / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    assert any("lora_A" in key for key in state["state_dict"]) and state["global_step"] == 2
