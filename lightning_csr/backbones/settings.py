@@ -25,6 +25,7 @@ class QuantizationSettings:
     double_quant: bool = True
     compute_dtype: str = "bfloat16"
     skip_modules: list[str] | None = None
+    quant_storage: str | None = None  # dtype the packed 4-bit weights are stored in; FSDP needs compute_dtype
 
     def __post_init__(self) -> None:
         if self.bits not in (None, 4, 8):
@@ -32,6 +33,8 @@ class QuantizationSettings:
         if self.quant_type not in ("nf4", "fp4"):
             raise ValueError(f"quantization.quant_type: expected nf4 or fp4, got {self.quant_type!r}")
         resolve_dtype(self.compute_dtype)
+        if self.quant_storage is not None:
+            resolve_dtype(self.quant_storage)
 
     def to_bnb(self, default_skip: list[str] | None = None):
         """Return transformers' BitsAndBytesConfig, or None when quantisation is off.
@@ -52,6 +55,7 @@ class QuantizationSettings:
             bnb_4bit_use_double_quant=self.double_quant,
             bnb_4bit_compute_dtype=resolve_dtype(self.compute_dtype),
             llm_int8_skip_modules=skip,
+            **({"bnb_4bit_quant_storage": resolve_dtype(self.quant_storage)} if self.quant_storage else {}),
         )
 
 

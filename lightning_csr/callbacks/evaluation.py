@@ -10,6 +10,7 @@ import lightning as L
 
 from lightning_csr.callbacks.iteration import IterationEvaluator
 from lightning_csr.data.records import atomic_write_text
+from lightning_csr.distributed import Ranks
 from lightning_csr.evaluation.benchmarks import BenchmarkOptions
 
 
@@ -18,7 +19,8 @@ class EvaluationCallback(IterationEvaluator):
 
     Writes `<run_dir>/iterations/<k>/eval_<benchmark>.json` (metrics and details; read back by the runner's
     report) with the answers in `answers_<benchmark>.jsonl` beside it, so an interrupted evaluation resumes.
-    Logs `eval/<benchmark>/<metric>` for every numeric metric. Runs on global rank 0 only.
+    Logs `eval/<benchmark>/<metric>` for every numeric metric. On several ranks each answers its slice of the
+    questions (into its own `answers_<benchmark>.rank<r>.jsonl`) and rank 0 writes the report.
 
     Args:
         options: the benchmark and its files, as for `lightning-csr evaluate`; set `num_items` for a subset.
@@ -26,6 +28,8 @@ class EvaluationCallback(IterationEvaluator):
         evaluate_at_start: also evaluate the starting policy at fit start (iteration 0).
         run_dir: where iterations are written (default: the trainer's `default_root_dir`).
     """
+
+    sharded = True
 
     def __init__(
         self,
@@ -61,14 +65,16 @@ class EvaluationCallback(IterationEvaluator):
         from lightning_csr.evaluation.benchmarks import run_benchmark
         from lightning_csr.evaluation.cached_generation import CachedGenerator
 
-        directory = self.run_dir / "iterations" / str(iteration)
+        directory, ranks = self.run_dir / "iterations" / str(iteration), Ranks()
         path = directory / f"eval_{self.name}.json"
-        if path.is_file():
+        if ranks.from_zero(path.is_file()):
             return json.loads(path.read_text())["metrics"]
-        store = AnswerStore(directory / f"answers_{self.name}.jsonl")
+        suffix = f".rank{ranks.rank}" if ranks.several else ""
+        store = AnswerStore(directory / f"answers_{self.name}{suffix}.jsonl")
         generate = CachedGenerator(pl_module.policy, pl_module.backbone, store, self.options.batch_size)
         result = run_benchmark(self.options, generate)
-        atomic_write_text(path, json.dumps({"iteration": iteration, **result}, indent=1, default=str))
+        if ranks.is_zero:
+            atomic_write_text(path, json.dumps({"iteration": iteration, **result}, indent=1, default=str))
         self.results[iteration] = result["metrics"]
         return result["metrics"]
 

@@ -43,7 +43,13 @@ class IterationEvaluator(IterationState):
     Subclasses implement `evaluate(pl_module, iteration)` (idempotent: a finished evaluation is read back) and may
     narrow `due`. The hooks evaluate the starting policy at fit start, the iteration a resumed run stopped after
     (if its evaluation was cut short), and every iteration as it ends.
+
+    `evaluate` runs on global rank 0 only, unless the subclass sets `sharded = True`: then it runs on every rank
+    (each generating its slice, e.g. through `lightning_csr.distributed.map_by_batches`) and writes its files on
+    rank 0 only.
     """
+
+    sharded: bool = False
 
     def due(self, trainer: L.Trainer, iteration: int) -> bool:
         """Whether `iteration` is evaluated at all."""
@@ -58,8 +64,8 @@ class IterationEvaluator(IterationState):
     def evaluate_iteration(
         self, trainer: L.Trainer, pl_module: L.LightningModule, iteration: int, log: bool = False
     ) -> None:
-        """Evaluate `iteration` when due, on global rank 0; `log` it (allowed at an epoch's end only)."""
-        if not (self.due(trainer, iteration) and trainer.is_global_zero):
+        """Evaluate `iteration` when due (on rank 0, or on every rank if `sharded`); `log` it at an epoch's end."""
+        if not (self.due(trainer, iteration) and (self.sharded or trainer.is_global_zero)):
             return
         metrics = self.evaluate(pl_module, iteration)
         if log:

@@ -4,7 +4,8 @@ Lightning rebuilds the train dataloader (`reload_dataloaders_every_n_epochs=1`) 
 so the pairs of epoch k are written at `on_fit_start` (k = 0) and at the end of epoch k-1. Generation is
 sharded: each batch of prompts is written atomically as it finishes, so a killed run resumes without
 regenerating finished prompts, and seeds depend only on (iteration, prompt id), so the pairs equal those of an
-uninterrupted run.
+uninterrupted run. Under DDP each rank writes its own shards (`ShardPlan.owned`), rank 0 merges them after a
+barrier, and every rank trains on the same `pairs.jsonl`: the same bytes whatever the number of processes.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ from lightning_csr.data.records import (
     read_records,
     write_records,
 )
+from lightning_csr.distributed import Ranks
+from lightning_csr.generation.sharding import PairGenerator, ShardPlan
 
 log = logging.getLogger(__name__)
 
@@ -153,8 +156,13 @@ class PreferenceRegenerationCallback(IterationState):
     def prepare_iteration(self, trainer: L.Trainer, pl_module: L.LightningModule, iteration: int) -> None:
         """Make sure the pairs of `iteration` exist (resuming from shards), then train on them."""
         directory = self.iteration_dir(iteration)
-        self.claim(pl_module, iteration, directory)
-        if not (directory / "pairs.jsonl").is_file():
+        ranks = Ranks()
+        if ranks.is_zero:
+            self.claim(pl_module, iteration, directory)
+        ranks.barrier("csr-claim")
+        if not ranks.is_zero:  # only checks the stamp rank 0 wrote (and so that this rank's weights agree)
+            self.claim(pl_module, iteration, directory)
+        if not ranks.from_zero((directory / "pairs.jsonl").is_file()):
             self.generate(pl_module, iteration, directory)
         if self.pairs_dataset and not (directory / DATASET_DIR).is_dir():
             records = read_records(directory / "pairs.jsonl").records
@@ -183,12 +191,13 @@ class PreferenceRegenerationCallback(IterationState):
         )
         stamp.claim(settings_digest(identity), {k: v for k, v in identity.items() if k != "prompts"})
 
-    def generate(self, pl_module: L.LightningModule, iteration: int, directory: Path) -> None:
-        shards = directory / "shards"
-        shards.mkdir(parents=True, exist_ok=True)
-        batches = [
-            self.prompts[i : i + self.batch_size] for i in range(0, len(self.prompts), self.batch_size)
-        ]
+    def generate(self, pl_module: PairGenerator, iteration: int, directory: Path) -> None:
+        """Write this rank's missing shards; after a barrier, rank 0 merges them into `pairs.jsonl`."""
+        ranks = Ranks()
+        rank, world_size = ranks.rank, ranks.world_size
+        plan = ShardPlan(len(self.prompts), self.batch_size, directory / "shards")
+        plan.directory.mkdir(parents=True, exist_ok=True)
+        pending = plan.pending(rank, world_size)
         start = time.perf_counter()
         columns = (
             TextColumn(f"CSR iteration {iteration}: generating pairs"),
@@ -196,14 +205,18 @@ class PreferenceRegenerationCallback(IterationState):
             MofNCompleteColumn(),
             TimeElapsedColumn(),
         )
-        with Progress(*columns, transient=False) as progress:
-            task = progress.add_task("generate", total=len(self.prompts))
-            for index, batch in enumerate(batches):
-                shard = shards / f"{index:05d}.json"
-                if not shard.is_file():
-                    self._write_shard(pl_module, batch, iteration, shard)
+        with Progress(*columns, transient=False, disable=rank != 0) as progress:
+            task = progress.add_task("generate", total=sum(len(plan.items(i)) for i in pending))
+            for index in pending:
+                batch = [self.prompts[i] for i in plan.items(index)]
+                self._write_shard(pl_module, batch, iteration, plan.path(index))
                 progress.advance(task, len(batch))
-        self._merge(directory, shards, len(batches), time.perf_counter() - start)
+        ranks.barrier("csr-shards")
+        if rank == 0:
+            if missing := plan.missing():
+                raise RuntimeError(f"{plan.directory}: shards {missing} were not written by their ranks")
+            self._merge(directory, plan.directory, plan.count, time.perf_counter() - start)
+        ranks.barrier("csr-pairs")
 
     def _write_shard(self, pl_module, batch: list[PromptRecord], iteration: int, shard: Path) -> None:
         images = [load_image(self.image_root, p.image, p.id) for p in batch]

@@ -13,6 +13,7 @@ from lightning_csr.data.hf_datasets import is_dataset_source, source_digest
 from lightning_csr.data.preference_dataset import PreferenceCollator, PreferenceDataset
 from lightning_csr.data.preflight import CheckedFile
 from lightning_csr.data.preflight_datamodule import PreflightedData
+from lightning_csr.data.rank_sampler import rank_batched
 from lightning_csr.data.records import PreferenceRecord, RecordError, pair_problems, parse_record
 from lightning_csr.data.sampling import EpochShuffle, serving_epoch
 
@@ -155,7 +156,9 @@ class PreferenceDataModule(PreflightedData, L.LightningDataModule):
         )
 
     def train_dataloader(self) -> DataLoader:
-        return self._loader(self.train_dataset(), self.shuffle)
+        return rank_batched(
+            self._loader(self.train_dataset(), self.shuffle), self.trainer, self.seed, self.shuffle
+        )
 
     def val_dataloader(self) -> DataLoader | list:
         if self.val_file is None:

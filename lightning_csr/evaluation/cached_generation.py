@@ -10,6 +10,7 @@ import torch
 from PIL import Image
 
 from lightning_csr.backbones.base import Backbone
+from lightning_csr.distributed import Ranks, map_by_batches
 from lightning_csr.evaluation.answers_store import AnswerStore
 from lightning_csr.generation.greedy import generate_answers
 
@@ -59,9 +60,15 @@ class CachedGenerator:
         self.generated = self.reused = 0
 
     def __call__(self, requests: Sequence[Request], description: str = "generating") -> dict[str, str]:
-        """Answer text by request key."""
+        """Answer text by request key.
+
+        On several ranks each answers every `world_size`-th batch of what no rank has stored (each rank keeps
+        its own store) and every rank returns all the answers.
+        """
         unique = list({r.key: r for r in requests}.values())
-        stored = self.store.load() if self.store is not None else {}
+        stored: dict = {}
+        for part in Ranks().gather(self.store.load() if self.store is not None else {}):
+            stored.update(part)
         answers: dict[str, str] = {}
         for request in unique:
             record = stored.get(request.key)
@@ -75,22 +82,35 @@ class CachedGenerator:
         advance = self.progress(description, len(todo)) if self.progress and todo else None
         for budget in sorted({r.max_new_tokens for r in todo}):
             group = [r for r in todo if r.max_new_tokens == budget]
-            for start in range(0, len(group), self.batch_size):
-                batch = group[start : start + self.batch_size]
-                texts = generate_answers(
-                    self.model,
-                    self.backbone,
-                    [open_image(r.image) for r in batch],
-                    [r.prompt for r in batch],
-                    batch_size=len(batch),
-                    max_new_tokens=budget,
-                )
-                for request, text in zip(batch, texts, strict=True):
-                    answers[request.key] = text
-                    if self.store is not None:
-                        record = {"prompt": request.prompt, "max_new_tokens": budget, "answer": text}
-                        self.store.append(request.key, record)
-                self.generated += len(batch)
-                if advance is not None:
-                    advance(len(batch))
+
+            def answer(positions: list[int], group=group, budget=budget) -> list[str]:
+                return self._answer([group[i] for i in positions], budget, advance)
+
+            replies = map_by_batches(answer, len(group), self.batch_size)
+            answers.update((r.key, text) for r, text in zip(group, replies, strict=True))
         return answers
+
+    def _answer(
+        self, requests: list[Request], budget: int, advance: Callable[[int], None] | None
+    ) -> list[str]:
+        """Answers to `requests`, batch by batch, each batch stored as it finishes."""
+        replies: list[str] = []
+        for start in range(0, len(requests), self.batch_size):
+            batch = requests[start : start + self.batch_size]
+            texts = generate_answers(
+                self.model,
+                self.backbone,
+                [open_image(r.image) for r in batch],
+                [r.prompt for r in batch],
+                batch_size=len(batch),
+                max_new_tokens=budget,
+            )
+            for request, text in zip(batch, texts, strict=True):
+                if self.store is not None:
+                    record = {"prompt": request.prompt, "max_new_tokens": budget, "answer": text}
+                    self.store.append(request.key, record)
+            replies.extend(texts)
+            self.generated += len(batch)
+            if advance is not None:
+                advance(len(batch))
+        return replies

@@ -1,4 +1,8 @@
-"""Hallucination metrics as torchmetrics Metrics (sum-reduced count states, so they sync across ranks).
+"""Hallucination metrics as torchmetrics Metrics (sum-reduced count states, so they can sync across ranks).
+
+The evaluations here gather every rank's answers first and score all of them on every rank, so `compute` does
+not sync by default (it would count each answer once per rank); pass `sync_on_compute=True` to a metric that each
+rank updates with its own slice.
 
 World-agnostic: objects and attribute values are plain strings, shared by ShapeWorld and COCO evaluation.
 """
@@ -36,7 +40,7 @@ class CHAIRMetric(Metric):
     is_differentiable = False
 
     def __init__(self, **kwargs: object) -> None:
-        super().__init__(**kwargs)
+        super().__init__(**{"sync_on_compute": False, **kwargs})
         for name in (
             "captions",
             "hallucinated_captions",
@@ -89,7 +93,7 @@ class POPEMetric(Metric):
     def __init__(
         self, splits: Sequence[str] = ("random", "popular", "adversarial"), **kwargs: object
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(**{"sync_on_compute": False, **kwargs})
         if not splits or "all" in splits or len(set(splits)) != len(splits):
             raise ValueError(f"splits must be distinct, non-empty and not 'all', got {list(splits)}")
         self.splits = tuple(splits)
@@ -142,7 +146,7 @@ class AttributeErrorMetric(Metric):
     is_differentiable = False
 
     def __init__(self, **kwargs: object) -> None:
-        super().__init__(**kwargs)
+        super().__init__(**{"sync_on_compute": False, **kwargs})
         for name in ("total", "wrong", "unparsed"):
             self.add_state(name, default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
 

@@ -16,6 +16,7 @@ from lightning_csr.errors import non_finite_loss
 from lightning_csr.modules.components.logprobs import completion_logprobs, model_logits
 from lightning_csr.modules.components.reference import REF_ADAPTER, Reference
 from lightning_csr.modules.components.schedules import SchedulerCallable, WarmupCosine
+from lightning_csr.modules.components.strategy_check import check_strategy
 
 
 def default_optimizer(params) -> torch.optim.Optimizer:
@@ -78,6 +79,8 @@ class PolicyModule(L.LightningModule):
         self._register_reference()
 
     def setup(self, stage: str) -> None:
+        if self._trainer is not None:  # before `configure_model` loads any weight
+            check_strategy(self.trainer.strategy, self.backbone)
         datamodule = getattr(self.trainer, "datamodule", None) if self._trainer else None
         if datamodule is not None and hasattr(datamodule, "connect"):
             datamodule.connect(self.backbone)

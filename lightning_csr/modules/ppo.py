@@ -11,12 +11,14 @@ from __future__ import annotations
 import logging
 import math
 import zlib
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import torch
 from lightning.pytorch.cli import OptimizerCallable
 
 from lightning_csr.backbones.base import Backbone
+from lightning_csr.distributed import Ranks
 from lightning_csr.errors import non_finite_loss
 from lightning_csr.generation.rollouts import select_rows, sequence_inputs
 from lightning_csr.losses.masked import masked_mean
@@ -105,18 +107,20 @@ class PPOModule(PolicyModule):
         if stage != "train":
             return self.evaluate(batch, stage)
         rollout = self.rollouts.collect(batch, self.iteration)
-        kl_coef = self.kl_controller.value
-        shaped = rollout_advantages(rollout, self.shaping, self.ppo, kl_coef)
+        kl_coef, ranks = self.kl_controller.value, Ranks()
+        shaped = rollout_advantages(rollout, self.shaping, self.ppo, kl_coef, ranks)
         rollout.update(advantages=shaped["advantages"], returns=shaped["returns"])
         stats = self.ppo_epochs(rollout)
-        self.kl_controller.update(shaped["kl"].mean().item(), len(rollout["ids"]))
+        kl_sum, count = ranks.sum(torch.tensor([shaped["kl"].sum().item(), len(rollout["ids"])]).double())
+        self.kl_controller.update((kl_sum / count).item(), int(count))  # the same coefficient on every rank
         self.iteration += 1
         scheduler = self.lr_schedulers()
         if scheduler is not None:
             scheduler.step()
         n = len(rollout["ids"])
-        self.log_dict({**iteration_logs(rollout, shaped, kl_coef, self.iteration), **stats}, batch_size=n)
-        self.log("train/loss", stats["loss/total_avg"], prog_bar=True, batch_size=n)
+        logs = {**iteration_logs(rollout, shaped, kl_coef, self.iteration), **stats}
+        self.log_dict(logs, batch_size=n, sync_dist=ranks.several)
+        self.log("train/loss", stats["loss/total_avg"], prog_bar=True, batch_size=n, sync_dist=ranks.several)
         return stats["loss/total_avg"]
 
     @torch.no_grad()
@@ -139,7 +143,7 @@ class PPOModule(PolicyModule):
         logs = iteration_logs(rollout, shaped, kl_coef, self.iteration)
         del logs["objective/kl_coef"], logs["ppo/iteration"]
         logs = {f"{stage}/{name.split('/', 1)[1]}": value for name, value in logs.items()}
-        self.log_dict(logs, batch_size=len(rollout["ids"]))
+        self.log_dict(logs, batch_size=len(rollout["ids"]), sync_dist=Ranks().several)
         return logs[f"{stage}/rlhf_reward"]
 
     def ppo_epochs(self, rollout: dict[str, Any]) -> dict[str, torch.Tensor]:
@@ -166,7 +170,8 @@ class PPOModule(PolicyModule):
         policy_loss, clipfrac, approx_kl = ppo_policy_loss(
             logps, mb["logps"].to(self.device), mb["advantages"].to(self.device), mask, ppo.clip_range
         )
-        self.manual_backward(policy_loss)
+        with self.local_gradients():
+            self.manual_backward(policy_loss)
         with self.adapters.active(VALUE) as model:
             values = response_values(model, self.value_head, inputs, response.shape[1])
             value_loss, value_clipfrac = ppo_value_loss(
@@ -176,7 +181,9 @@ class PPOModule(PolicyModule):
                 mask,
                 ppo.value_clip_range,
             )
-            self.manual_backward(ppo.vf_coef * value_loss)
+            with self.local_gradients():
+                self.manual_backward(ppo.vf_coef * value_loss)
+        Ranks().average_gradients(self.trainable_parameters())  # DDP's own sync is off (`local_gradients`)
         total = policy_loss.detach() + ppo.vf_coef * value_loss.detach()
         if not torch.isfinite(total):
             raise non_finite_loss(total.item(), f"PPO iteration {self.iteration}", mb["ids"])
@@ -194,6 +201,15 @@ class PPOModule(PolicyModule):
             "policy/entropy_avg": masked_mean(entropy.detach(), mask).item(),
             "value/clipfrac_avg": value_clipfrac.item(),
         }
+
+    def local_gradients(self) -> AbstractContextManager:
+        """Under DDP, backward passes that leave the gradients on this rank (`ppo_minibatch` averages them once per
+        minibatch): DDP's reducer expects one backward per forward, and PPO runs two per minibatch, several
+        minibatches per training step."""
+        model = self.trainer.strategy.model
+        if isinstance(model, torch.nn.parallel.DistributedDataParallel):
+            return model.no_sync()
+        return nullcontext()
 
     # ------------------------------------------------ optimisation, checkpoints
     def trainable_parameters(self) -> list[torch.nn.Parameter]:

@@ -8,6 +8,7 @@ import torch
 from lightning.pytorch.cli import OptimizerCallable
 
 from lightning_csr.backbones.base import Backbone
+from lightning_csr.distributed import Ranks
 from lightning_csr.losses.dpo import DPOLossSettings, preference_loss
 from lightning_csr.modules.base import PolicyModule, default_optimizer
 from lightning_csr.modules.components.reference_cache import ReferenceLogpCache, cache_settings
@@ -77,5 +78,6 @@ class PreferenceModule(PolicyModule):
         self.reference_cache = ReferenceLogpCache.for_data(
             datamodule.train_file, datamodule.train_digest, identity, settings
         )
-        if not self.reference_cache.complete(datamodule.train_dataset().records):
-            self.reference_cache.compute(self, datamodule.reference_dataloader())
+        ranks = Ranks()  # rank 0 decides, so that every rank takes the same branch
+        if not ranks.from_zero(self.reference_cache.complete(datamodule.train_dataset().records)):
+            self.reference_cache.compute(self, datamodule.reference_dataloader(), ranks)

@@ -22,12 +22,17 @@ POINTS = ("none", "generation", "training", "evaluation")
 
 
 class KillSwitch(IterationEvaluator):
-    """Kills the process at `point` of iteration 2 (evaluation: of iteration 1), once per run directory."""
+    """Kills the process at `point` of iteration 2 (evaluation: of iteration 1), once per run directory.
 
-    def __init__(self, point: str, log_file: str) -> None:
+    Under DDP only the process of global rank `rank` kills itself (default: every rank, whichever comes first).
+    """
+
+    def __init__(self, point: str, log_file: str, rank: int | None = None) -> None:
         if point not in POINTS:
             raise ValueError(f"point: one of {POINTS}, got {point!r}")
         self.point = point
+        self.rank = rank
+        self.global_rank = 0
         self.log_file = Path(log_file)
         self.run_dir: Path | None = None
         self.calls_in_iteration_2 = 0
@@ -40,6 +45,8 @@ class KillSwitch(IterationEvaluator):
 
     def _kill_once(self, where: str) -> None:
         marker = self.run_dir / "killed"
+        if self.rank is not None and self.rank != self.global_rank:
+            return
         if self.point == where and not marker.exists():
             marker.write_text(where)
             self._log(event="kill", where=where)
@@ -48,6 +55,7 @@ class KillSwitch(IterationEvaluator):
     def setup(self, trainer: L.Trainer, pl_module: L.LightningModule, stage: str) -> None:
         super().setup(trainer, pl_module, stage)
         self.run_dir = Path(trainer.default_root_dir)
+        self.global_rank = trainer.global_rank
         original = pl_module.generate_pairs
 
         def generate_pairs(images, prompts, ids, image_refs, iteration):
@@ -56,7 +64,7 @@ class KillSwitch(IterationEvaluator):
                 if self.calls_in_iteration_2 == 2:  # the first shard of iteration 2 is on disk
                     self._kill_once("generation")
             curation = original(images, prompts, ids, image_refs, iteration)
-            self._log(event="generate", iteration=iteration, ids=list(ids))
+            self._log(event="generate", iteration=iteration, ids=list(ids), rank=self.global_rank)
             return curation
 
         pl_module.generate_pairs = generate_pairs

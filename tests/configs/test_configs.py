@@ -15,13 +15,13 @@ from tests.configs.instantiation import ROOT, instantiate, merged_config, printe
 CONFIGS = ROOT / "configs"
 ALL_YAML = sorted(CONFIGS.rglob("*.yaml"))
 CHAINS = sorted((ROOT / "callbacks").glob("*.yaml"))
-PRESETS = {CONFIGS / "trainer" / f"{name}.yaml" for name in ("cpu", "gpu", "quiet")}
+PRESETS = set((CONFIGS / "trainer").glob("*.yaml"))
 HARDWARE = ("accelerator", "devices", "precision")
 # stacked after a method config: `--config BASE --config VARIANT`
 VARIANTS = {
     CONFIGS / "csr" / name: CONFIGS / "csr" / "shapeworld.yaml"
     for name in ("lam0.yaml", "code.yaml", "oracle.yaml")
-}
+} | {CONFIGS / "csr" / "llava15_7b_qlora_8gpu.yaml": CONFIGS / "csr" / "llava15_7b_qlora.yaml"}
 # settings files of other commands, each loaded by its own reader (clip.yaml: tests/shapeworld/test_clip.py)
 SETTINGS = {CONFIGS / "compare" / "shapeworld.yaml", CONFIGS / "shapeworld" / "clip.yaml"}
 PARTS = {p for p in ALL_YAML if p.parent.name in ("backbone", "logger")} | PRESETS
@@ -214,3 +214,37 @@ def _flat(node: Any, prefix: str = "") -> dict[str, Any]:
         items = node.items() if isinstance(node, dict) else enumerate(node)
         return {k: v for key, value in items for k, v in _flat(value, f"{prefix}{key}.").items()}
     return {prefix.rstrip("."): node}
+
+
+def test_the_8_gpu_recipe_keeps_the_1_gpu_recipe_s_pairs_per_step(capsys: pytest.CaptureFixture) -> None:
+    """8 ranks x batch 1 x no accumulation = 1 GPU x batch 1 x 8 accumulated (`RankBatches` deals them out)."""
+    path = CONFIGS / "csr" / "llava15_7b_qlora_8gpu.yaml"
+    base = printed_config(["--config", str(VARIANTS[path])], capsys)
+    stacked = printed_config(["--config", str(VARIANTS[path]), "--config", str(path)], capsys)
+    per_step = [
+        c["trainer"]["devices"]
+        * c["trainer"]["accumulate_grad_batches"]
+        * c["data"]["init_args"]["batch_size"]
+        for c in (base, stacked)
+    ]
+    assert per_step == [8, 8] and stacked["trainer"]["strategy"] == "ddp"
+    changed = {k: v for k, v in _flat(stacked).items() if _flat(base).get(k) != v}
+    assert {k for k in changed if not k.startswith(("trainer.logger", "trainer.callbacks"))} == {
+        "trainer.devices",
+        "trainer.strategy",
+        "trainer.accumulate_grad_batches",
+        "trainer.default_root_dir",
+    }
+
+
+@pytest.mark.parametrize("preset", ["gpus", "nodes"])
+def test_the_several_gpu_presets_stack_over_a_method_config(
+    preset: str, capsys: pytest.CaptureFixture
+) -> None:
+    path = CONFIGS / "trainer" / f"{preset}.yaml"
+    merged = printed_config(
+        ["--config", str(CONFIGS / "csr" / "shapeworld.yaml"), "--trainer", str(path)], capsys
+    )
+    for key, value in _raw(path).items():
+        assert merged["trainer"][key] == value, key
+    assert merged["trainer"]["max_epochs"] == 3

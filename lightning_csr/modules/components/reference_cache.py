@@ -9,9 +9,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
+from torch.utils.data import DataLoader
 
 from lightning_csr.data.provenance import backbone_settings, settings_digest
 from lightning_csr.data.records import PreferenceRecord, tokenizer_fingerprint
+from lightning_csr.distributed import Ranks, rank_slice
 
 if TYPE_CHECKING:
     from lightning_csr.backbones.base import Backbone
@@ -56,12 +58,18 @@ class ReferenceLogpCache:
         return all(r.id in self.values for r in records)
 
     @torch.no_grad()
-    def compute(self, module: PolicyModule, loader: Iterable[dict]) -> None:
-        """Run the reference over every pair once and save the results atomically."""
+    def compute(self, module: PolicyModule, loader: DataLoader, ranks: Ranks | None = None) -> None:
+        """Run the reference over every pair once and save the results atomically.
+
+        On several ranks each computes every `world_size`-th batch, the values are gathered on every rank and
+        rank 0 alone writes the file.
+        """
+        ranks = ranks or Ranks()
+        rank, world_size = ranks.rank, ranks.world_size
         was_training = module.training
         module.eval()
         try:
-            for batch in loader:
+            for batch in rank_slice(loader, rank, world_size):
                 batch = module.transfer_batch_to_device(batch, module.device, 0)
                 logps = module.reference_logps(batch).double().cpu().tolist()
                 n = len(batch["ids"])
@@ -69,7 +77,11 @@ class ReferenceLogpCache:
                     self.values[record_id] = (logps[i], logps[n + i])
         finally:
             module.train(was_training)
-        self.save()
+        for values in ranks.gather(self.values):
+            self.values.update(values)
+        if rank == 0:
+            self.save()
+        ranks.barrier("reference-cache")
 
     def save(self) -> None:
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, suffix=".tmp")

@@ -16,6 +16,7 @@ import torch
 from lightning_csr.backbones.batches import pad_id
 from lightning_csr.data.provenance import backbone_settings, model_files_digest
 from lightning_csr.data.records import tokenizer_fingerprint
+from lightning_csr.distributed import Ranks
 from lightning_csr.generation.rollout_store import RolloutStore, rollout_producer
 from lightning_csr.generation.rollouts import (
     merge_rollouts,
@@ -41,9 +42,14 @@ class RolloutCollector:
 
     @property
     def store(self) -> RolloutStore:
-        """Where finished chunks live (`rollout_dir`, default `<trainer.default_root_dir>/rollouts`)."""
-        module = self.module
-        return RolloutStore(module.rollout_dir or str(Path(module.trainer.default_root_dir) / "rollouts"))
+        """Where finished chunks live (`rollout_dir`, default `<trainer.default_root_dir>/rollouts`).
+
+        On several ranks each samples its own prompts into its own `rank<r>` folder (resumable with the same
+        number of ranks).
+        """
+        module, ranks = self.module, Ranks()
+        root = Path(module.rollout_dir or Path(module.trainer.default_root_dir) / "rollouts")
+        return RolloutStore(root / f"rank{ranks.rank}" if ranks.several else root)
 
     def collect(self, batch: dict[str, list], iteration: int) -> dict[str, Any]:
         """The rollout of one iteration: finished chunks from disk, missing chunks sampled, scored and saved."""

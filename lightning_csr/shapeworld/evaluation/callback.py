@@ -13,6 +13,7 @@ from rich.table import Table
 
 from lightning_csr.callbacks.iteration import IterationEvaluator
 from lightning_csr.data.records import atomic_write_text
+from lightning_csr.distributed import Ranks
 
 COLUMNS = {
     "chair_s": "CHAIR_S",
@@ -29,8 +30,11 @@ class ShapeWorldEvalCallback(IterationEvaluator):
     """Evaluates the policy on `num_scenes` held-out scenes at fit start (iteration 0) and after each epoch.
 
     Writes `<run_dir>/iterations/<k>/eval.json`, logs `shapeworld/<metric>`, and prints a per-iteration table
-    (also written to `<run_dir>/summary.md` and `summary.json`) when fitting ends.
+    (also written to `<run_dir>/summary.md` and `summary.json`) when fitting ends. On several ranks each answers
+    its slice of the questions; rank 0 writes the files.
     """
+
+    sharded = True
 
     def __init__(
         self,
@@ -65,8 +69,8 @@ class ShapeWorldEvalCallback(IterationEvaluator):
         """Metrics of the current policy (cached in the iteration directory)."""
         from lightning_csr.shapeworld.evaluation.metrics import evaluate_shapeworld
 
-        path = self.run_dir / "iterations" / str(iteration) / "eval.json"
-        if path.is_file():
+        path, ranks = self.run_dir / "iterations" / str(iteration) / "eval.json", Ranks()
+        if ranks.from_zero(path.is_file()):
             return json.loads(path.read_text())["metrics"]
         result = evaluate_shapeworld(
             pl_module.policy,
@@ -77,13 +81,16 @@ class ShapeWorldEvalCallback(IterationEvaluator):
             max_new_tokens=self.max_new_tokens,
             images=self._images,
         )
-        atomic_write_text(path, json.dumps(result, indent=1))
+        if ranks.is_zero:
+            atomic_write_text(path, json.dumps(result, indent=1))
         return result["metrics"]
 
     def log_metrics(self, pl_module: L.LightningModule, metrics: dict[str, Any]) -> None:
         pl_module.log_dict({f"shapeworld/{k}": v for k, v in metrics.items() if k in COLUMNS})
 
     def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if not trainer.is_global_zero:
+            return
         rows = self.summary()
         table = Table(  # no vertical rules, so the nine columns fit an 80-column terminal unabridged
             title=f"ShapeWorld, {len(self._scenes)} held-out {self.split} scenes, per iteration (POPE: F1)",

@@ -10,6 +10,7 @@ import torch
 from PIL import Image
 
 from lightning_csr.backbones.base import Backbone
+from lightning_csr.distributed import map_by_batches
 from lightning_csr.evaluation.metrics import AttributeErrorMetric, CHAIRMetric, POPEMetric
 from lightning_csr.generation.greedy import Progress, generate_answers
 from lightning_csr.shapeworld import Scene, WorldSettings
@@ -60,9 +61,13 @@ def evaluate_shapeworld(
     # descriptions first, then each distinct question once (a POPE question recurs across splits)
     for budget in (max_new_tokens, answer_tokens):
         group = [r for r in requests if r.max_new_tokens == budget and r.key not in answers]
-        replies = generate_answers(
-            model, backbone, [r.image for r in group], [r.prompt for r in group], batch_size, budget, progress
-        )
+
+        def answer(positions: list[int], group=group, budget=budget) -> list[str]:
+            batch = [group[i] for i in positions]
+            images, prompts = [r.image for r in batch], [r.prompt for r in batch]
+            return generate_answers(model, backbone, images, prompts, batch_size, budget, progress)
+
+        replies = map_by_batches(answer, len(group), batch_size)  # on several ranks: a slice each
         answers.update((r.key, reply) for r, reply in zip(group, replies, strict=True))
     metrics, outputs = score_shapeworld(world, scenes, answers, pope, attributes)
     return {"metrics": metrics, "scenes": outputs}
