@@ -45,3 +45,27 @@ def test_an_unreadable_image_is_reported_before_the_model_loads(tmp_path, capsys
         tmp_path, capsys, [json.dumps(GOOD), json.dumps({**GOOD, "question_id": 2, "image": "b.png"})]
     )
     assert "1 unreadable image(s): question 2: not an image file:" in line and "b.png" in line, line
+
+
+def test_amber_images_are_checked_before_the_model_loads(tmp_path, capsys, monkeypatch):
+    from tests.evaluation.test_amber import write_amber
+
+    monkeypatch.setattr(user_errors, "DEBUG", False)
+    data, images = write_amber(tmp_path)
+    (images / "AMBER_2.jpg").write_bytes(b"\xff\xd8\xff\xe0 cut short")  # a JPEG signature, then nothing
+    argv = [
+        "evaluate",
+        "--model",
+        str(tmp_path / "no_model"),
+        "--benchmark",
+        "amber",
+        "--amber-dir",
+        str(data),
+    ]
+    with pytest.raises(SystemExit) as exit_info:
+        main([*argv, "--images-dir", str(images), "--out", str(tmp_path / "out")])
+    assert exit_info.value.code == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "1 unreadable image(s): query 2: truncated or corrupt image" in line and "AMBER_2.jpg" in line, (
+        line
+    )
