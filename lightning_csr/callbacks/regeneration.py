@@ -24,7 +24,7 @@ from lightning_csr.callbacks.latest_checkpoint import LatestCheckpoint
 from lightning_csr.callbacks.reference_sync import ReferenceSyncCallback
 from lightning_csr.data.hf_export import DATASET_DIR, write_pairs_dataset
 from lightning_csr.data.preference_dataset import load_image
-from lightning_csr.data.preflight import checked_records
+from lightning_csr.data.preflight import check_bad_record_action, checked_records
 from lightning_csr.data.preflight_tokens import processor_settings, prompt_collator, token_check
 from lightning_csr.data.prompts import PromptRecord, parse_prompt
 from lightning_csr.data.provenance import ProducerStamp, settings_digest
@@ -91,6 +91,8 @@ class PreferenceRegenerationCallback(IterationState):
         run_dir: where iterations are written (default: the trainer's `default_root_dir`).
         pairs_dataset: also write each iteration's pairs as a Hugging Face dataset with the images embedded
             (`<iteration>/pairs_dataset`, TRL's vision layout; needs the `datasets` extra).
+        on_bad_record: `error` (stop before any work, listing every bad prompt) or `skip` (drop them, list them
+            in `<run_dir>/rejects/`, and say how many were dropped).
     """
 
     def __init__(
@@ -101,7 +103,9 @@ class PreferenceRegenerationCallback(IterationState):
         batch_size: int = 8,
         run_dir: str | None = None,
         pairs_dataset: bool = False,
+        on_bad_record: str = "error",
     ) -> None:
+        self.on_bad_record = check_bad_record_action(on_bad_record)
         self.prompts_file = Path(prompts_file)
         self.image_root = Path(image_root) if image_root else self.prompts_file.parent
         self.num_prompts = num_prompts
@@ -123,7 +127,9 @@ class PreferenceRegenerationCallback(IterationState):
             self.prompts_file,
             parse_prompt,
             self.image_root,
+            on_bad_record=self.on_bad_record,
             rejects_dir=self.run_dir,
+            skip_option="PreferenceRegenerationCallback's on_bad_record",
             tokens=token_check(prompt_collator(pl_module.backbone)),
             settings=processor_settings(pl_module.backbone),
         )

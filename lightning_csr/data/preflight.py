@@ -27,6 +27,7 @@ from lightning_csr.data.hf_datasets import (
     source_digest,
 )
 from lightning_csr.data.preflight_report import (
+    SKIP_OPTION,
     Problem,
     Verdict,
     bad_records_error,
@@ -197,6 +198,7 @@ def checked_records(
     tokens: TokenCheck | None = None,
     settings: dict[str, Any] | None = None,
     resume: str | None = None,
+    skip_option: str = SKIP_OPTION,
 ) -> CheckedFile:
     """Check a data file (cached per version) and return its good records, or raise one `DataError` for all.
 
@@ -221,7 +223,7 @@ def checked_records(
     target = rejects_path(Path(rejects_dir) if rejects_dir else path.parent, path)
     write_rejects(target, verdict.problems, raw)
     if on_bad_record == "error":
-        raise bad_records_error(path, verdict, target, resume)
+        raise bad_records_error(path, verdict, target, resume, skip_option)
     bad = {p.where for p in verdict.problems}
     log.warning(
         "%s: dropped %d bad record(s) of %d (on_bad_record=skip; reasons in %s)",

@@ -23,6 +23,9 @@ class DataError(UserError):
     """A data file holds bad records; the message lists the first ones and names the file that lists them all."""
 
 
+SKIP_OPTION = "data.init_args.on_bad_record"  # the setting that drops bad records (a DataModule's)
+
+
 @dataclass(frozen=True)
 class Problem:
     """One thing wrong with one record: where (`file:line`), its id, the field, and what is wrong."""
@@ -104,14 +107,16 @@ def write_rejects(target: Path, problems: list[Problem], raw: dict[str, str]) ->
     atomic_write_text(target, "".join(lines))
 
 
-def bad_records_error(path: Path, verdict: Verdict, rejects: Path, resume: str | None) -> DataError:
+def bad_records_error(
+    path: Path, verdict: Verdict, rejects: Path, resume: str | None, skip_option: str = SKIP_OPTION
+) -> DataError:
     """One line: how many bad records, the first few, where all are listed, and what to do."""
     problems = verdict.problems
     shown = " | ".join(p.describe() for p in problems[:SHOWN_IN_ERROR])
     more = f" | and {len(problems) - SHOWN_IN_ERROR} more" if len(problems) > SHOWN_IN_ERROR else ""
     message = (
         f"{path}: {len(problems)} bad record(s) of {verdict.records}: {shown}{more} (all listed in {rejects}); "
-        "fix them, or set data.init_args.on_bad_record=skip to train without them"
+        f"fix them, or set {skip_option}=skip to train without them"
     )
     if resume:
         message += f"; finished iterations and checkpoints are kept: resume with `{resume}`"

@@ -124,3 +124,26 @@ def test_pairs_of_other_settings_are_refused(tmp_path, tiny_llava_dir, tiny_clip
     run(seed=3)  # the same settings reuse the pairs
     with pytest.raises(ProducerMismatchError, match="iterations/1: holds CSR pairs made by other settings"):
         run(seed=4)
+
+
+def test_bad_prompts_are_skipped_on_request_and_listed(tmp_path, tiny_llava_dir, tiny_clip_dir):
+    import json
+
+    prompts = write_prompts(tmp_path / "data", n=3)
+    lines = prompts.read_text().splitlines()
+    lines[1] = json.dumps({**json.loads(lines[1]), "image": "images/missing.png"})
+    prompts.write_text("\n".join(lines) + "\n")
+    callbacks = [
+        PreferenceRegenerationCallback(str(prompts), batch_size=2, on_bad_record="skip"),
+        ReferenceSyncCallback(),
+        LatestCheckpoint(dirpath=str(tmp_path / "ckpt")),
+    ]
+    regeneration = callbacks[0]
+    fit = trainer(tmp_path, callbacks, max_epochs=1, enable_checkpointing=True)
+    fit.fit(csr_module(tiny_llava_dir, tiny_clip_dir), PreferenceDataModule(batch_size=2))
+    kept = [prompt.id for prompt in regeneration.prompts]
+    dropped = json.loads(lines[1])["id"]
+    assert len(kept) == 2 and dropped not in kept
+    (rejects,) = (tmp_path / "run" / "rejects").iterdir()
+    (reject,) = [json.loads(line) for line in rejects.read_text().splitlines()]
+    assert reject["record_id"] == dropped and reject["field"] == "image" and "not found" in reject["reason"]
