@@ -57,6 +57,19 @@ class Ranks:
         dist.broadcast_object_list(box, src=0)
         return box[0]
 
+    def zero_computes(self, compute: Callable[[], T]) -> T:
+        """`compute()` run on rank 0 only (e.g. calls to a paid API), its result or its error on every rank."""
+        outcome: tuple[bool, Any] = (True, None)
+        if self.is_zero:
+            try:
+                outcome = (True, compute())
+            except Exception as error:  # re-raised on every rank, so that none waits forever
+                outcome = (False, error)
+        ok, value = self.from_zero(outcome)
+        if not ok:
+            raise value
+        return value
+
     def gather(self, value: Any) -> list[Any]:
         """Every rank's picklable `value`, in rank order, on every rank."""
         if not self.several:
@@ -116,3 +129,16 @@ def map_by_batches(fn: Callable[[list[int]], list[T]], count: int, batch_size: i
         for position, value in zip(positions, values, strict=True):
             merged[position] = value
     return merged
+
+
+def join_launched_ranks() -> Ranks:
+    """Join the process group a launcher such as `torchrun` describes in the environment (`WORLD_SIZE` > 1),
+    on the local GPU when there is one (NCCL), else on the CPU (gloo); a plain process stays alone."""
+    import os
+
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    if world_size > 1 and dist.is_available() and not dist.is_initialized():
+        if torch.cuda.is_available():
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+        dist.init_process_group(backend="nccl" if torch.cuda.is_available() else "gloo")
+    return Ranks()

@@ -10,7 +10,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 
 class NullProgress:
-    """Progress sink that shows nothing."""
+    """Progress sink that shows nothing (also as a context manager, in place of `RichProgress`)."""
+
+    def __enter__(self) -> NullProgress:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        return None
 
     def add(self, description: str, total: int) -> Callable[[int], None]:
         return lambda n: None

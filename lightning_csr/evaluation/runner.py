@@ -7,6 +7,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from lightning_csr.data.records import atomic_write_text
+from lightning_csr.distributed import Ranks, join_launched_ranks
 from lightning_csr.evaluation.benchmarks import BenchmarkOptions, run_benchmark
 
 ANSWERS_FILE = "answers.jsonl"
@@ -19,8 +21,8 @@ def default_out_dir(model: str, adapter: str | None, benchmark: str, run_dir: Pa
     return Path("eval") / f"{Path(adapter or model).name}_{benchmark}"
 
 
-def check_same_model(out_dir: Path, description: str) -> None:
-    """Refuse to mix answers of two models in one output directory."""
+def check_same_model(out_dir: Path, description: str, write: bool = True) -> None:
+    """Refuse to mix answers of two models in one output directory (`write`: record this model's name)."""
     info = out_dir / "model.json"
     if info.is_file():
         previous = json.loads(info.read_text()).get("model")
@@ -29,8 +31,14 @@ def check_same_model(out_dir: Path, description: str) -> None:
                 f"{out_dir} holds answers of {previous!r}, not {description!r}: use another --out "
                 f"(or delete {out_dir / ANSWERS_FILE})"
             )
-    out_dir.mkdir(parents=True, exist_ok=True)
-    info.write_text(json.dumps({"model": description}))
+    if write:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(info, json.dumps({"model": description}))
+
+
+def answers_file(out_dir: Path, ranks: Ranks) -> Path:
+    """Where this process stores its answers: `answers.jsonl`, or `answers.rank<r>.jsonl` on several ranks."""
+    return out_dir / (ANSWERS_FILE if not ranks.several else f"answers.rank{ranks.rank}.jsonl")
 
 
 def evaluate(
@@ -44,34 +52,42 @@ def evaluate(
 
     `model` is an HF model directory, a run directory (`checkpoint` picks another than its last) or a base
     model under `adapter`; answers go to `out` (default: `default_out_dir`) and are reused on a rerun.
+    Launched on several processes (`torchrun --nproc_per_node N -m lightning_csr.cli evaluate ...`), each rank
+    answers its share of the questions into its own answers file and rank 0 alone scores, judges and writes.
     """
     from lightning_csr.evaluation.answers_store import AnswerStore
     from lightning_csr.evaluation.cached_generation import CachedGenerator
     from lightning_csr.evaluation.model_loading import is_run_dir, load_model
-    from lightning_csr.evaluation.progress import RichProgress
+    from lightning_csr.evaluation.progress import NullProgress, RichProgress
 
+    ranks = join_launched_ranks()
     run_dir = Path(model) if is_run_dir(Path(model)) and not adapter else None
     out_dir = Path(out) if out else default_out_dir(model, adapter, options.benchmark, run_dir)
     if options.judge_cache is None:
         options = replace(options, judge_cache=str(out_dir / "judge_cache.json"))
     loaded = load_model(model, adapter, checkpoint)
-    check_same_model(out_dir, loaded.description)
-    with RichProgress() as progress:
+    check_same_model(out_dir, loaded.description, write=ranks.is_zero)
+    ranks.barrier("model.json written")
+    with RichProgress() if ranks.is_zero else NullProgress() as progress:
         generate = CachedGenerator(
             loaded.model,
             loaded.backbone,
-            AnswerStore(out_dir / ANSWERS_FILE),
+            AnswerStore(answers_file(out_dir, ranks)),
             options.batch_size,
             progress.add,
         )
         result = run_benchmark(options, generate)
+    counts = ranks.gather((generate.generated, generate.reused))
+    generated, reused = sum(c[0] for c in counts), sum(c[1] for c in counts)
     result = {
         "benchmark": options.benchmark,
         "model": loaded.description,
         **result,
-        "generation": {"generated": generate.generated, "reused": generate.reused},
+        "generation": {"generated": generated, "reused": reused},
     }
-    write_outputs(out_dir, result, run_dir)
+    if ranks.is_zero:
+        write_outputs(out_dir, result, run_dir)
+    ranks.barrier("outputs written")
     return result, out_dir
 
 

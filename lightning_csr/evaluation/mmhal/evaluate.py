@@ -6,6 +6,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
+from lightning_csr.distributed import Ranks
 from lightning_csr.evaluation.judge import JudgeClient, JudgeError
 from lightning_csr.evaluation.mmhal.data import MMHalItem
 from lightning_csr.evaluation.mmhal.prompt import build_judge_prompt, parse_rating
@@ -55,7 +56,10 @@ def evaluate_mmhal(
     rated = [item for item in items if item.index not in missing]
     build, parse = (released.prompt, released.rating) if released else (build_judge_prompt, parse_rating)
     prompts = [build(item, responses[item.index]) for item in rated]
-    replies = judge.complete_many(prompts, return_exceptions=on_judge_error == "zero")
+    # on several ranks (every rank holds all answers) only rank 0 calls the judge
+    replies = Ranks().zero_computes(
+        lambda: judge.complete_many(prompts, return_exceptions=on_judge_error == "zero")
+    )
     ratings: list[int] = []
     per_item: list[dict[str, Any]] = []
     unparsed: list[int] = []
