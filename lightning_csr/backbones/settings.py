@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -25,7 +25,8 @@ class QuantizationSettings:
     double_quant: bool = True
     compute_dtype: str = "bfloat16"
     skip_modules: list[str] | None = None
-    quant_storage: str | None = None  # dtype the packed 4-bit weights are stored in; FSDP needs compute_dtype
+    # dtype the packed 4-bit weights are stored in (FSDP needs compute_dtype); out of digests while unset
+    quant_storage: str | None = field(default=None, metadata={"omit_at_default": True})
 
     def __post_init__(self) -> None:
         if self.bits not in (None, 4, 8):

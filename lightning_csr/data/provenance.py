@@ -28,7 +28,12 @@ class ProducerMismatchError(RuntimeError):
 def _plain(value: Any) -> Any:
     """A JSON-ready form of settings: dataclasses and paths become dicts and strings."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {
+            f.name: _plain(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            # a field added later says `omit_at_default`: at its default it leaves earlier digests as they were
+            if not (f.metadata.get("omit_at_default") and getattr(value, f.name) == f.default)
+        }
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
