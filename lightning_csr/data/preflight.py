@@ -39,6 +39,7 @@ from lightning_csr.data.preflight_report import (
     write_rejects,
 )
 from lightning_csr.data.records import RecordError
+from lightning_csr.distributed import Ranks
 
 log = logging.getLogger(__name__)
 
@@ -217,11 +218,13 @@ def checked_records(
         problems, lengths = run_checks(path, records, image_root, pixels, extra, tokens)
         total = len(records) + len(parse_problems)
         verdict = Verdict(total, sorted(parse_problems + problems, key=_file_order(raw)), lengths)
-        store_verdict(path, key, verdict)
+        if Ranks().is_zero:  # every rank checks (read-only); one writes
+            store_verdict(path, key, verdict)
     if not verdict.problems:
         return CheckedFile(records, verdict)
     target = rejects_path(Path(rejects_dir) if rejects_dir else path.parent, path)
-    write_rejects(target, verdict.problems, raw)
+    if Ranks().is_zero:
+        write_rejects(target, verdict.problems, raw)
     if on_bad_record == "error":
         raise bad_records_error(path, verdict, target, resume, skip_option)
     bad = {p.where for p in verdict.problems}
