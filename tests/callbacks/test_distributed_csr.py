@@ -7,18 +7,14 @@ weights, and with them every iteration's pairs, must be byte-identical, not mere
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 from tests.callbacks.kill_points import read_log
 from tests.callbacks.rank_probe import read_probe
+from tests.cli_runs import fit, tiny_csr_model, write_yaml
 from tests.conftest import write_prompts
-from tests.paths import REPO
 
 ITERATIONS = 2
 pytestmark = pytest.mark.slow
@@ -64,45 +60,15 @@ def write_config(tmp_path: Path, run: str, llava: Path, clip: Path, kill_rank: i
             "default_root_dir": str(run_dir),
             "callbacks": callbacks,
         },
-        "model": {
-            "class_path": "lightning_csr.modules.CSRModule",
-            "init_args": {
-                "backbone": {
-                    "class_path": "lightning_csr.backbones.LlavaBackbone",
-                    "init_args": {"model_id": str(llava), "lora": {"r": 4, "alpha": 8}},
-                },
-                "clip_model": str(clip),
-                "search": {
-                    "num_candidates": 3,
-                    "max_sentence_tokens": 6,
-                    "max_sentences": 2,
-                    "max_new_tokens": 12,
-                    "seed": 3,
-                },
-                "reward": {"lam": 0.9},
-                "min_margin": -1.0e9,  # keep every pair: an even count splits evenly over 2 ranks
-                "reference": "ref_adapter",
-                "optimizer": {"class_path": "torch.optim.AdamW", "init_args": {"lr": 5.0e-3}},
-                "scheduler": {
-                    "class_path": "lightning_csr.modules.components.schedules.WarmupCosine",
-                    "init_args": {"warmup_ratio": 0.0},
-                },
-            },
-        },
+        "model": tiny_csr_model(
+            llava, clip, min_margin=-1.0e9
+        ),  # keep every pair: an even count splits evenly
         "data": {
             "class_path": "lightning_csr.data.PreferenceDataModule",
             "init_args": {"batch_size": 2},
         },
     }
-    path = tmp_path / f"{run}.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return path
-
-
-def fit(config: Path, *overrides: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)}
-    command = [sys.executable, "-m", "lightning_csr.cli", "fit", "--config", str(config), *overrides]
-    return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    return write_yaml(tmp_path / f"{run}.yaml", config)
 
 
 @pytest.fixture(scope="module")

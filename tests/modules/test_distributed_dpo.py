@@ -10,9 +10,7 @@ rank 0 writes the same report as one process.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -20,6 +18,8 @@ import torch
 import yaml
 
 from tests.callbacks.rank_probe import read_probe
+from tests.cli_runs import fit as cli_fit
+from tests.cli_runs import write_yaml
 from tests.conftest import write_pairs
 from tests.evaluation.test_runner import write_tiny_shapeworld
 from tests.paths import REPO
@@ -63,11 +63,7 @@ def fit(tmp_path: Path, run: str, llava: Path, *overrides: str) -> subprocess.Co
     config["model"]["init_args"]["cache_reference"] = True
     config["data"]["init_args"].update(data_dir=str(tmp_path / run / "data"), batch_size=2)
     write_pairs(run_dir / "data", n=8)
-    path = tmp_path / f"{run}.yaml"
-    path.write_text(yaml.safe_dump(config))
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)}
-    command = [sys.executable, "-m", "lightning_csr.cli", "fit", "--config", str(path), *overrides]
-    return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    return cli_fit(write_yaml(tmp_path / f"{run}.yaml", config), *overrides)
 
 
 @pytest.fixture(scope="module")

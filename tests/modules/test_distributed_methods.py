@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 from tests.callbacks.rank_probe import read_probe
+from tests.cli_runs import fit, write_yaml
 from tests.conftest import write_pairs
 from tests.paths import REPO
 
@@ -45,12 +44,9 @@ def fit_two_ranks(tmp_path: Path, name: str, llava: Path) -> subprocess.Complete
     }
     config["data"]["init_args"].update(data_dir=str(run_dir / "data"), batch_size=2)
     write_pairs(run_dir / "data", n=8)
-    path = tmp_path / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(config))
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)}
-    command = [sys.executable, "-m", "lightning_csr.cli", "fit", "--config", str(path)]
-    command += ["--trainer.devices", "2", "--trainer.strategy", "ddp"]
-    return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    return fit(
+        write_yaml(tmp_path / f"{name}.yaml", config), "--trainer.devices", "2", "--trainer.strategy", "ddp"
+    )
 
 
 @pytest.mark.parametrize("name", sorted(MODULES))

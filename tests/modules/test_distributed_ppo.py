@@ -9,16 +9,13 @@ The one-process comparison is a statistical one on what does not depend on the d
 from __future__ import annotations
 
 import math
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
 from tests.callbacks.rank_probe import read_probe
-from tests.paths import REPO
+from tests.cli_runs import fit as cli_fit
+from tests.cli_runs import write_yaml
 
 pytestmark = pytest.mark.slow
 ITERATIONS = 2
@@ -66,11 +63,7 @@ def fit(tmp_path: Path, run: str, llava: Path, prompts: Path, batch: int, *overr
             "init_args": {"train_file": str(prompts), "rollout_batch_size": batch},
         },
     }
-    path = tmp_path / f"{run}.yaml"
-    path.write_text(yaml.safe_dump(config))
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)}
-    command = [sys.executable, "-m", "lightning_csr.cli", "fit", "--config", str(path), *overrides]
-    return subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    return cli_fit(write_yaml(tmp_path / f"{run}.yaml", config), *overrides)
 
 
 @pytest.fixture(scope="module")
