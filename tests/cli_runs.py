@@ -57,3 +57,18 @@ def tiny_csr_model(llava: Path, clip: Path, **extra: Any) -> dict[str, Any]:
             **extra,
         },
     }
+
+
+def quiet_cpu_trainer(run_dir: Path, iterations: int, callbacks: list[dict[str, Any]]) -> dict[str, Any]:
+    """The `trainer` section of an iterative run on the CPU: one epoch per iteration, no logger or bars."""
+    return {
+        "accelerator": "cpu",
+        "max_epochs": iterations,
+        "reload_dataloaders_every_n_epochs": 1,
+        "num_sanity_val_steps": 0,
+        "logger": False,
+        "enable_progress_bar": False,
+        "enable_model_summary": False,
+        "default_root_dir": str(run_dir),
+        "callbacks": callbacks,
+    }

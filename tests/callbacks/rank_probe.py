@@ -86,3 +86,13 @@ def read_probe(log_dir: Path) -> dict[int, list[dict[str, Any]]]:
             (rank,) = ranks
             by_rank.setdefault(rank, []).extend(entries)
     return by_rank
+
+
+def writers(log_dir: Path) -> dict[str, set[int]]:
+    """Every file the probed processes wrote, with the ranks that wrote it."""
+    found: dict[str, set[int]] = {}
+    for rank, entries in read_probe(log_dir).items():
+        for entry in entries:
+            if entry["event"] == "write":
+                found.setdefault(entry["path"], set()).add(rank)
+    return found

@@ -13,7 +13,8 @@ import pytest
 
 from tests.callbacks.kill_points import read_log
 from tests.callbacks.rank_probe import read_probe
-from tests.cli_runs import fit, tiny_csr_model, write_yaml
+from tests.callbacks.rank_probe import writers as probe_writers
+from tests.cli_runs import fit, quiet_cpu_trainer, tiny_csr_model, write_yaml
 from tests.conftest import write_prompts
 
 ITERATIONS = 2
@@ -49,17 +50,7 @@ def write_config(tmp_path: Path, run: str, llava: Path, clip: Path, kill_rank: i
         callbacks.append({"class_path": "tests.callbacks.kill_points.KillSwitch", "init_args": kill})
     config = {
         "seed_everything": 0,
-        "trainer": {
-            "accelerator": "cpu",
-            "max_epochs": ITERATIONS,
-            "reload_dataloaders_every_n_epochs": 1,
-            "num_sanity_val_steps": 0,
-            "logger": False,
-            "enable_progress_bar": False,
-            "enable_model_summary": False,
-            "default_root_dir": str(run_dir),
-            "callbacks": callbacks,
-        },
+        "trainer": quiet_cpu_trainer(run_dir, ITERATIONS, callbacks),
         "model": tiny_csr_model(
             llava, clip, min_margin=-1.0e9
         ),  # keep every pair: an even count splits evenly
@@ -124,12 +115,7 @@ def test_both_ranks_hold_the_one_process_weights_after_each_iteration(runs):
 
 
 def test_no_file_is_written_by_both_ranks(runs):
-    probe = read_probe(runs / "two.probe")
-    writers: dict[str, set[int]] = {}
-    for rank, entries in probe.items():
-        for entry in entries:
-            if entry["event"] == "write":
-                writers.setdefault(entry["path"], set()).add(rank)
+    writers = probe_writers(runs / "two.probe")
     twice = {path: ranks for path, ranks in writers.items() if len(ranks) > 1}
     assert not twice, f"written by more than one rank: {twice}"
     run_dir = str((runs / "two").resolve())

@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from tests.callbacks.kill_points import read_log
-from tests.cli_runs import fit, tiny_csr_model, write_yaml
+from tests.cli_runs import fit, quiet_cpu_trainer, tiny_csr_model, write_yaml
 from tests.conftest import write_prompts
 from tests.paths import REPO
 
@@ -34,16 +34,10 @@ def write_config(tmp_path: Path, run: str, point: str, llava: Path, clip: Path) 
     config = {
         "seed_everything": 0,
         "ckpt_path": "last",
-        "trainer": {
-            "accelerator": "cpu",
-            "max_epochs": ITERATIONS,
-            "reload_dataloaders_every_n_epochs": 1,
-            "num_sanity_val_steps": 0,
-            "logger": False,
-            "enable_progress_bar": False,
-            "enable_model_summary": False,
-            "default_root_dir": str(run_dir),
-            "callbacks": [
+        "trainer": quiet_cpu_trainer(
+            run_dir,
+            ITERATIONS,
+            [
                 {
                     "class_path": "lightning_csr.callbacks.PreferenceRegenerationCallback",
                     "init_args": {"prompts_file": str(prompts), "batch_size": 2},
@@ -58,7 +52,7 @@ def write_config(tmp_path: Path, run: str, point: str, llava: Path, clip: Path) 
                     "init_args": {"dirpath": str(run_dir / "checkpoints")},
                 },
             ],
-        },
+        ),
         "model": tiny_csr_model(llava, clip),
         "data": {"class_path": "lightning_csr.data.PreferenceDataModule", "init_args": {"batch_size": 2}},
     }

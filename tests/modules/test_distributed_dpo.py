@@ -18,6 +18,7 @@ import torch
 import yaml
 
 from tests.callbacks.rank_probe import read_probe
+from tests.callbacks.rank_probe import writers as probe_writers
 from tests.cli_runs import fit as cli_fit
 from tests.cli_runs import write_yaml
 from tests.conftest import write_pairs
@@ -97,11 +98,7 @@ def test_the_reference_cache_is_computed_by_slices_and_written_by_rank_zero_only
     (one_cache,) = (runs / "one" / "data").glob("ref_logps-*.pt")
     (two_cache,) = (runs / "two" / "data").glob("ref_logps-*.pt")
     assert torch.load(one_cache) == torch.load(two_cache) and len(torch.load(two_cache)) == 8
-    writers: dict[str, set[int]] = {}
-    for rank, entries in read_probe(runs / "two.probe").items():
-        for entry in entries:
-            if entry["event"] == "write" and "/two/" in entry["path"]:
-                writers.setdefault(entry["path"], set()).add(rank)
+    writers = {path: ranks for path, ranks in probe_writers(runs / "two.probe").items() if "/two/" in path}
     assert writers[str(two_cache.resolve())] == {0}
     rank_one = {Path(p).name for p, r in writers.items() if r != {0}}
     assert rank_one == {"answers_shapeworld.rank1.jsonl"}, "rank 1 wrote another rank's file"

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.callbacks.rank_probe import read_probe
+from tests.callbacks.rank_probe import writers as probe_writers
 from tests.cli_runs import fit as cli_fit
 from tests.cli_runs import write_yaml
 
@@ -88,12 +89,7 @@ def test_both_ranks_end_every_iteration_with_the_same_weights(runs):
 
 
 def test_each_rank_samples_its_own_prompts_into_its_own_folder_and_no_file_is_written_twice(runs):
-    probe = read_probe(runs / "two.probe")
-    writers: dict[str, set[int]] = {}
-    for rank, entries in probe.items():
-        for entry in entries:
-            if entry["event"] == "write":
-                writers.setdefault(entry["path"], set()).add(rank)
+    writers = probe_writers(runs / "two.probe")
     assert not {p: r for p, r in writers.items() if len(r) > 1}
     run_dir = (runs / "two" / "rollouts").resolve()
     for rank in (0, 1):
