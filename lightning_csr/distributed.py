@@ -8,6 +8,7 @@ reports (merged data, stats, reports, exports).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -134,8 +135,6 @@ def map_by_batches(fn: Callable[[list[int]], list[T]], count: int, batch_size: i
 def join_launched_ranks() -> Ranks:
     """Join the process group a launcher such as `torchrun` describes in the environment (`WORLD_SIZE` > 1),
     on the local GPU when there is one (NCCL), else on the CPU (gloo); a plain process stays alone."""
-    import os
-
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     if world_size > 1 and dist.is_available() and not dist.is_initialized():
         if torch.cuda.is_available():

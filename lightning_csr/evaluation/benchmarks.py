@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from functools import cache
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
@@ -54,13 +55,16 @@ def register_benchmark(name: str, benchmark: Benchmark) -> None:
     BENCHMARKS[name] = benchmark
 
 
+@cache
+def installed_benchmarks() -> dict[str, Benchmark]:
+    """The benchmarks installed packages declare as entry points of the `lightning_csr.benchmarks` group
+    (`name = "package.module:BENCHMARK"`), read once per process."""
+    return {entry.name: entry.load() for entry in entry_points(group=ENTRY_POINT_GROUP)}
+
+
 def benchmarks() -> dict[str, Benchmark]:
-    """Every benchmark: the core's, the registered ones, and those installed packages declare as entry points
-    of the `lightning_csr.benchmarks` group (`name = "package.module:BENCHMARK"`, loaded on first use)."""
-    for entry in entry_points(group=ENTRY_POINT_GROUP):
-        if entry.name not in BENCHMARKS:
-            BENCHMARKS[entry.name] = entry.load()
-    return BENCHMARKS
+    """Every benchmark: the installed ones, then the core's and the registered ones (which take precedence)."""
+    return {**installed_benchmarks(), **BENCHMARKS}
 
 
 @dataclass

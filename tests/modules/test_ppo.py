@@ -6,12 +6,13 @@ import pytest
 import torch
 
 from lightning_csr.backbones import QuantizationSettings
-from lightning_csr.data.rlhf import read_rl_prompts
+from lightning_csr.data.rlhf import RLPromptDataModule, read_rl_prompts
 from lightning_csr.generation.rollout_store import RolloutStore
 from lightning_csr.losses.ppo import kl_penalty
 from lightning_csr.modules.components.reference import Reference
 from tests.backbones.conftest import make_images
 from tests.modules.ppo_helpers import fit_ppo, ppo_module, snapshot
+from tests.trainer import quiet_trainer
 
 
 def test_kl_is_zero_when_policy_equals_reference(tiny_llava_dir, rl_prompts, tmp_path):
@@ -125,9 +126,6 @@ def test_kill_during_rollout_and_ppo_epoch_resumes_with_finished_rollouts(
 
 
 def test_validate_and_test_score_held_out_prompts_without_updating(tiny_llava_dir, rl_prompts, tmp_path):
-    from lightning_csr.data.rlhf import RLPromptDataModule
-    from tests.trainer import quiet_trainer
-
     module = ppo_module(tiny_llava_dir, tmp_path / "rollouts")
     data = RLPromptDataModule(
         str(rl_prompts), val_file=str(rl_prompts), test_file=str(rl_prompts), rollout_batch_size=4
@@ -146,8 +144,6 @@ def test_validate_and_test_score_held_out_prompts_without_updating(tiny_llava_di
 
 
 def test_evaluation_leaves_the_training_random_stream_alone(tiny_llava_dir, rl_prompts, tmp_path):
-    from lightning_csr.data.rlhf import RLPromptDataModule
-
     module = ppo_module(tiny_llava_dir, tmp_path / "rollouts")
     module.configure_model()
     batch = next(iter(RLPromptDataModule(str(rl_prompts), test_file=str(rl_prompts)).test_dataloader()))

@@ -53,26 +53,26 @@ class RolloutCollector:
 
     def collect(self, batch: dict[str, list], iteration: int) -> dict[str, Any]:
         """The rollout of one iteration: finished chunks from disk, missing chunks sampled, scored and saved."""
-        size, store, parts = self.module.ppo.generation_batch_size, self.store, []
+        store = self.store
         store.claim(iteration, *self.producer(batch))
-        for chunk, start in enumerate(range(0, len(batch["prompts"]), size)):
+        parts = []
+        for chunk, (prompts, images) in enumerate(self.chunks(batch)):
             part = store.load(iteration, chunk)
             if part is None:
-                part = self.sample_chunk(
-                    batch["prompts"][start : start + size], batch["images"][start : start + size]
-                )
+                part = self.sample_chunk(prompts, images)
                 store.save(iteration, chunk, part)
             parts.append(part)
         return merge_rollouts(parts, pad_id(self.module.backbone))
 
     def sample(self, batch: dict[str, list]) -> dict[str, Any]:
         """A scored rollout of a batch, sampled chunk by chunk and not stored (held-out prompts)."""
-        size = self.module.ppo.generation_batch_size
-        parts = [
-            self.sample_chunk(batch["prompts"][start : start + size], batch["images"][start : start + size])
-            for start in range(0, len(batch["prompts"]), size)
-        ]
+        parts = [self.sample_chunk(prompts, images) for prompts, images in self.chunks(batch)]
         return merge_rollouts(parts, pad_id(self.module.backbone))
+
+    def chunks(self, batch: dict[str, list]) -> list[tuple[list, list]]:
+        """(prompts, images) of each `generation_batch_size` chunk of a batch, in order."""
+        size, prompts, images = self.module.ppo.generation_batch_size, batch["prompts"], batch["images"]
+        return [(prompts[i : i + size], images[i : i + size]) for i in range(0, len(prompts), size)]
 
     def producer(self, batch: dict[str, list]) -> tuple[str, dict[str, Any]]:
         """Digest of what makes this batch's rollout, with the weights (every adapter, heads) as they are now."""
