@@ -24,4 +24,5 @@ def test_fewer_hallucinations_first_then_coverage(tmp_path) -> None:
     answers = ["A star.", "A star and a ring.", "A star, a ring and a circle.", "A circle."]
     scores = ranker("s1", answers)
     assert sorted(range(4), key=lambda i: -scores[i]) == [1, 0, 2, 3]
+    assert scores[1] > scores[0] > scores[2] > scores[3]  # one absent shape outweighs any number of misses
     assert ranker.identity()["ranker"] == "exact_counts"
