@@ -68,6 +68,10 @@ COMMANDS: dict[str, Command] = {
         "lightning_csr.shapeworld.commands.povid_pairs:main",
         "Write POVID pairs from ShapeWorld's ground truth with a rule-based or LLM injector.",
     ),
+    "shapeworld study": Command(
+        "lightning_csr.shapeworld.commands.study:main",
+        "Run every method in N independently built worlds; a report with intervals and a verdict per claim.",
+    ),
 }
 HELP = ("-h", "--help")
 GROUPS = sorted({name.split()[0] for name in COMMANDS if " " in name})  # `povid`, `shapeworld`

@@ -22,8 +22,13 @@ VARIANTS = {
     CONFIGS / "csr" / name: CONFIGS / "csr" / "shapeworld.yaml"
     for name in ("lam0.yaml", "code.yaml", "oracle.yaml")
 } | {CONFIGS / "csr" / "llava15_7b_qlora_8gpu.yaml": CONFIGS / "csr" / "llava15_7b_qlora.yaml"}
-# settings files of other commands, each loaded by its own reader (clip.yaml: tests/shapeworld/test_clip.py)
-SETTINGS = {CONFIGS / "compare" / "shapeworld.yaml", CONFIGS / "shapeworld" / "clip.yaml"}
+# settings files of other commands, each loaded by its own reader (clip.yaml: tests/shapeworld/test_clip.py,
+# study/*.yaml: tests/shapeworld/study/test_study_settings.py)
+SETTINGS = {
+    CONFIGS / "compare" / "shapeworld.yaml",
+    CONFIGS / "shapeworld" / "clip.yaml",
+    *(CONFIGS / "study").glob("*.yaml"),
+}
 PARTS = {p for p in ALL_YAML if p.parent.name in ("backbone", "logger")} | PRESETS
 METHOD_CONFIGS = sorted(set(ALL_YAML) - set(VARIANTS) - SETTINGS - PARTS)
 # a config with no included files, used by tests as a run's saved config; presets and chains stack on it

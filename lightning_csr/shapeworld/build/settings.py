@@ -42,6 +42,11 @@ class PrepareSettings:
             if getattr(self, name) < 1:
                 raise ValueError(f"PrepareSettings.{name}: must be >= 1, got {getattr(self, name)}")
 
+    def with_model_seed(self, seed: int) -> PrepareSettings:
+        """The same settings with every model's initialisation and data-order seed set to `seed`."""
+        self.sft.seed = self.clip.seed = self.vision.seed = seed
+        return self
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (the inputs the stage hashes are built from)."""
         return asdict(self)

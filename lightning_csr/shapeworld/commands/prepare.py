@@ -28,6 +28,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--seed", type=int, default=None, help="scene seed (default: the scale's)")
     parser.add_argument(
+        "--model-seed",
+        type=int,
+        default=None,
+        help="seed of the vision tower, CLIP and base VLM initialisation and data order (default: 0)",
+    )
+    parser.add_argument(
         "--threads",
         type=int,
         default=None,
@@ -51,6 +57,8 @@ def run_prepare(args: argparse.Namespace) -> None:
     settings = SCALES[args.scale]()
     if args.seed is not None:
         settings.seed = args.seed
+    if args.model_seed is not None:
+        settings.with_model_seed(args.model_seed)
     if args.world is not None and args.world_seed is not None:
         raise ValueError("--world and --world-seed: give one (a world file, or priors drawn by seed)")
     world = WorldSettings() if args.world is None else WorldSettings.load(args.world)

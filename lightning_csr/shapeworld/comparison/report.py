@@ -57,6 +57,12 @@ def bar_chart(rows: Sequence[dict[str, Any]], path: Path) -> None:
 
 
 def evaluate(model: Any, backbone: Any, config: Any) -> dict[str, float]:
+    """The comparison's metrics of one policy on `eval_scenes` scenes of `eval_split`."""
+    return evaluate_scenes(model, backbone, config)["metrics"]
+
+
+def evaluate_scenes(model: Any, backbone: Any, config: Any) -> dict[str, Any]:
+    """{"metrics", "scenes"}: the metrics and every scene's outputs (what it named, hallucinated, missed)."""
     from lightning_csr.shapeworld import WorldSettings
     from lightning_csr.shapeworld.evaluation.metrics import evaluate_shapeworld
     from lightning_csr.shapeworld.world.files import load_images, read_scenes
@@ -72,4 +78,4 @@ def evaluate(model: Any, backbone: Any, config: Any) -> dict[str, float]:
         max_new_tokens=config.max_new_tokens,
         images=load_images(root, config.eval_split, scenes),
     )
-    return result["metrics"]
+    return result

@@ -7,9 +7,25 @@ from pathlib import Path
 
 import yaml
 
-METHODS = ("base", "dpo", "povid", "tpo", "tpo_detached", "csr")
+METHODS = ("base", "dpo", "povid", "tpo", "tpo_detached", "csr", "csr_lam0", "csr_code", "oracle")
 # the config each trained method runs (tpo_detached: the TPO config with detach_weights: true)
-CONFIG_OF_METHOD = {"dpo": "dpo", "povid": "povid", "tpo": "tpo", "tpo_detached": "tpo", "csr": "csr"}
+CONFIG_OF_METHOD = {
+    "dpo": "dpo",
+    "povid": "povid",
+    "tpo": "tpo",
+    "tpo_detached": "tpo",
+    "csr": "csr",
+    "csr_lam0": "csr",
+    "csr_code": "csr",
+    "oracle": "csr",
+}
+# CSR's variants: a file stacked on the CSR config (lambda = 0, the released code's scoring, the exact oracle)
+VARIANT_CONFIGS = {
+    "csr_lam0": "configs/csr/lam0.yaml",
+    "csr_code": "configs/csr/code.yaml",
+    "oracle": "configs/csr/oracle.yaml",
+}
+CSR_METHODS = ("csr", *VARIANT_CONFIGS)
 
 
 @dataclass
@@ -39,6 +55,10 @@ class ComparisonSettings:
     trainer_config: str = "configs/trainer/quiet.yaml"
     eval_split: str = "test"
     eval_scenes: int = 100
+    # CSR and its variants: also evaluate on `eval_scenes` of `eval_split` before and after every iteration
+    evaluate_iterations: bool = False
+    # further LightningCLI arguments of CSR and its variants (e.g. a shorter search for a tiny run)
+    csr_arguments: list[str] = field(default_factory=list)
     eval_batch_size: int = 50
     max_new_tokens: int = 64
 

@@ -65,14 +65,15 @@ def accuracy_by_kind(wins: Sequence[bool], kinds: Sequence[str]) -> dict[str, tu
     return {k: (sum(groups[k]) / len(groups[k]), len(groups[k])) for k in order if groups[k]}
 
 
-def pair_accuracy(
+def reward_model_wins(
     reward_model: str | Path,
     pairs: str | Path,
     data: str | Path,
     base_model: str | Path | None = None,
     batch_size: int = 32,
-) -> dict[str, dict[str, float | int]]:
-    """{kind: {"accuracy", "pairs"}} of a saved reward model on ShapeWorld pairs (`meta.scene_id` each)."""
+) -> tuple[list[bool], list[str]]:
+    """Per held-out pair (`meta.scene_id` each): whether the saved reward model prefers the chosen answer,
+    and the pair's kind."""
     from lightning_csr.backbones import LlavaBackbone
 
     root = Path(data)
@@ -89,4 +90,16 @@ def pair_accuracy(
     wins = pair_wins(
         model, head, RewardPairCollator(backbone, prompt), PreferenceDataset(records, root), batch_size
     )
+    return wins, kinds
+
+
+def pair_accuracy(
+    reward_model: str | Path,
+    pairs: str | Path,
+    data: str | Path,
+    base_model: str | Path | None = None,
+    batch_size: int = 32,
+) -> dict[str, dict[str, float | int]]:
+    """{kind: {"accuracy", "pairs"}} of a saved reward model on ShapeWorld pairs (`meta.scene_id` each)."""
+    wins, kinds = reward_model_wins(reward_model, pairs, data, base_model, batch_size)
     return {k: {"accuracy": round(a, 4), "pairs": n} for k, (a, n) in accuracy_by_kind(wins, kinds).items()}

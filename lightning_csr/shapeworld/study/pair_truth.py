@@ -10,6 +10,8 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 
+import numpy as np
+
 from lightning_csr.shapeworld.world.parsing import mentioned_shapes
 from lightning_csr.shapeworld.world.scene import Scene
 from lightning_csr.shapeworld.world.settings import WorldSettings
@@ -26,10 +28,13 @@ def pair_verdict(chosen: tuple[int, int], rejected: tuple[int, int]) -> int:
     return (chosen < rejected) - (chosen > rejected)
 
 
-def pair_truth(pairs_file: str | Path, scenes: Mapping[str, Scene], world: WorldSettings) -> dict[str, float]:
-    """Shares of right, wrong and tied pairs in a pairs file, and of pairs whose chosen answer hallucinates
-    less / more than the rejected one; a record whose id is not a known scene is an error naming the line."""
-    verdicts, fewer, more = [], 0, 0
+# per-pair columns: chosen hallucinates less, more, the pair is right, wrong (by `pair_verdict`)
+PAIR_COLUMNS = ("chosen_hallucinates_less", "chosen_hallucinates_more", "right", "wrong")
+
+
+def pair_rows(pairs_file: str | Path, scenes: Mapping[str, Scene], world: WorldSettings) -> np.ndarray:
+    """[pairs, 4] 0/1 table of PAIR_COLUMNS; a record whose id is not a known scene is an error naming the line."""
+    rows = []
     for number, line in enumerate(Path(pairs_file).read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
             continue
@@ -39,17 +44,23 @@ def pair_truth(pairs_file: str | Path, scenes: Mapping[str, Scene], world: World
             raise ValueError(f"{pairs_file}:{number}: id {record['id']!r} is not a scene of this world")
         chosen = answer_errors(record["chosen"], scene, world)
         rejected = answer_errors(record["rejected"], scene, world)
-        verdicts.append(pair_verdict(chosen, rejected))
-        fewer += chosen[0] < rejected[0]
-        more += chosen[0] > rejected[0]
-    n = len(verdicts)
-    if n == 0:
+        verdict = pair_verdict(chosen, rejected)
+        rows.append((chosen[0] < rejected[0], chosen[0] > rejected[0], verdict == 1, verdict == -1))
+    if not rows:
         raise ValueError(f"{pairs_file}: no pairs")
+    return np.asarray(rows, dtype=int)
+
+
+def pair_truth(pairs_file: str | Path, scenes: Mapping[str, Scene], world: WorldSettings) -> dict[str, float]:
+    """Shares of right, wrong and tied pairs in a pairs file, and of pairs whose chosen answer hallucinates
+    less / more than the rejected one."""
+    rows = pair_rows(pairs_file, scenes, world)
+    shares = dict(zip(PAIR_COLUMNS, (float(x) for x in rows.mean(axis=0)), strict=True))
     return {
-        "pairs": n,
-        "right": verdicts.count(1) / n,
-        "wrong": verdicts.count(-1) / n,
-        "tied": verdicts.count(0) / n,
-        "chosen_hallucinates_less": fewer / n,
-        "chosen_hallucinates_more": more / n,
+        "pairs": len(rows),
+        "right": shares["right"],
+        "wrong": shares["wrong"],
+        "tied": 1.0 - shares["right"] - shares["wrong"],
+        "chosen_hallucinates_less": shares["chosen_hallucinates_less"],
+        "chosen_hallucinates_more": shares["chosen_hallucinates_more"],
     }

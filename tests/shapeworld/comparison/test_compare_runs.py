@@ -92,3 +92,30 @@ def test_the_shipped_comparison_config_loads_and_names_existing_configs() -> Non
     config = ComparisonSettings.load(ROOT / "configs" / "compare" / "shapeworld.yaml")
     for path in [*config.method_configs.values(), config.trainer_config]:
         assert (ROOT / path).is_file(), path
+
+
+@pytest.mark.parametrize("method", ["csr_lam0", "csr_code", "oracle"])
+def test_csr_variants_stack_their_file_and_evaluate_each_iteration_when_asked(
+    method: str, tmp_path: Path, prepared: tuple[Path, dict]
+) -> None:
+    world = prepared[0]
+    config = _config(tmp_path)
+    config.data_dir = str(world)
+    config.evaluate_iterations, config.eval_split, config.eval_scenes = True, "val", 7
+    config.csr_arguments = ["--model.init_args.search.max_sentences=2"]
+    cli = instantiate(
+        method_arguments(method, config, tmp_path / "pairs.jsonl", tmp_path / "out"), None, on_cpu=False
+    )
+    model, trainer = cli.model, cli.trainer
+    assert type(model).__name__ == "CSRModule" and trainer.default_root_dir == str(tmp_path / "out" / method)
+    assert model.backbone.model_id == str(world / "base_model")
+    assert model.search.max_sentences == 2
+    if method == "csr_lam0":
+        assert model.reward.lam == 0.0 and model.reward.mode == "paper"
+    if method == "csr_code":
+        assert model.reward.mode == "code" and model.search.strategy == "diverse_beam"
+    if method == "oracle":
+        assert model.ranker.data == world
+    evaluation = [c for c in trainer.callbacks if type(c).__name__ == "ShapeWorldEvalCallback"]
+    assert len(evaluation) == 1
+    assert (evaluation[0].data_dir, evaluation[0].split, evaluation[0].num_scenes) == (world, "val", 7)
