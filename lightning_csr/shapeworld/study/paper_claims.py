@@ -71,10 +71,12 @@ def budget_claims(
     claims = []
     if "csr" in methods:
         csr = _method(budget, "csr")
-        iterations = len(estimator.results["worlds"][0][budget]["csr"]["iterations"]) - 1
+        row = estimator.results["worlds"][0][budget]["csr"]
+        iterations = len(row["iterations"]) - 1
+        stop = row.get("stop") or iterations  # the iteration the best budget stops at (chosen on val)
         claims += [
             Claim(
-                f"CSR ({iterations} iterations) lowers CHAIR_S with recall >= 0.9x the base's",
+                f"CSR ({stop} of {iterations} iterations) lowers CHAIR_S with recall >= 0.9x the base's",
                 gain_conditions(estimator, csr, "CSR"),
                 reasons.get("csr", ""),
             ),

@@ -109,13 +109,18 @@ def selection_lines(results: dict[str, Any]) -> list[str]:
         f"Equal budget (every method): `{settings['equal']}`.",
         f"Best budget, starting point: `{settings['best']}`.",
     ]
+
+    def label(trial: dict[str, Any]) -> str:
+        stop = trial.get("stop")
+        return f"{trial['overrides']}" + (f", stop after iteration {stop}" if stop else "")
+
     for method, choice in selection["methods"].items():
         trials = "; ".join(
-            f"{t['overrides']}: CHAIR_S {t['metrics']['chair_s']:.3f}, recall {t['metrics']['recall']:.3f}"
+            f"{label(t)}: CHAIR_S {t['metrics']['chair_s']:.3f}, recall {t['metrics']['recall']:.3f}"
             for t in choice["trials"]
         )
         lines.append(
-            f"- {method}: chose `{choice['overrides']}` (val of world {settings['world_seeds'][0]}: {trials})"
+            f"- {method}: chose `{label(choice)}` (val of world {settings['world_seeds'][0]}: {trials})"
         )
     lines.append(
         f"- val base: CHAIR_S {selection['base']['chair_s']:.3f}, recall {selection['base']['recall']:.3f}"

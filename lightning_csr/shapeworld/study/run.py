@@ -16,7 +16,7 @@ from typing import Any
 from lightning_csr.data.records import atomic_write_text
 from lightning_csr.shapeworld.study.fact_rlhf import train_ppo, train_reward_model, write_pairs
 from lightning_csr.shapeworld.study.methods import evaluate_base, train_and_score
-from lightning_csr.shapeworld.study.selection import best_overrides, select
+from lightning_csr.shapeworld.study.selection import best_overrides, select, stopped
 from lightning_csr.shapeworld.study.settings import BUDGETS, StudySettings
 from lightning_csr.shapeworld.study.steps import Steps
 from lightning_csr.shapeworld.study.worlds import build_world, world_dir
@@ -44,10 +44,13 @@ def run_world(settings: StudySettings, seed: int, selection: dict[str, Any], ste
         for method in settings.methods:
             overrides = best_overrides(settings, selection, method) if budget == "best" else {}
             config = settings.comparison(budget, method, data, overrides)
-            result.setdefault(budget, {})[method] = steps.run(
+            row = steps.run(
                 f"world {seed}: {method} ({budget} budget)",
                 out / budget / method,
                 lambda d, m=method, c=config: train_and_score(m, c, d),
+            )
+            result.setdefault(budget, {})[method] = (
+                stopped(row, settings, selection, method) if budget == "best" else row
             )
     return result
 
@@ -76,8 +79,11 @@ def fact_rlhf(settings: StudySettings, data: Path, out: Path, steps: Steps, seed
 
 def study(settings: StudySettings) -> dict[str, Any]:
     """Run (or finish) the study; write results.json, report.md and curves.png under `out_dir`."""
+    import torch
+
     from lightning_csr.shapeworld.study.report import write_report
 
+    torch.set_num_threads(settings.threads)
     out = Path(settings.out_dir)
     steps = Steps(step_count(settings))
     worlds = {

@@ -42,13 +42,36 @@ def select(settings: StudySettings, data: Path, out: Path, steps: Steps) -> dict
                 out / method / str(index),
                 lambda d, m=method, c=config, o=option: {**train_and_score(m, c, d), "overrides": o},
             )
-            trials.append({"overrides": trial["overrides"], "metrics": trial["metrics"]})
+            trials += trials_of(trial)
         pick = choose(base["metrics"]["recall"], trials, settings.recall_floor)
-        chosen[method] = {"overrides": trials[pick]["overrides"], "trials": trials, "chosen": pick}
+        chosen[method] = {**trials[pick], "trials": trials, "chosen": pick}
     return {"base": base["metrics"], "methods": chosen}
+
+
+def trials_of(trial: dict[str, Any]) -> list[dict[str, Any]]:
+    """One trial per candidate, or, for an iterated method, one per iteration at which it could stop (the
+    policy after iteration k of the same run: early stopping on val, the schedule unchanged)."""
+    if len(trial.get("iterations", [])) < 2:
+        return [{"overrides": trial["overrides"], "stop": None, "metrics": trial["metrics"]}]
+    return [
+        {"overrides": trial["overrides"], "stop": k, "metrics": evaluation["metrics"]}
+        for k, evaluation in enumerate(trial["iterations"])
+        if k >= 1
+    ]
 
 
 def best_overrides(settings: StudySettings, selection: dict[str, Any], method: str) -> dict[str, Any]:
     """The overrides `method` trains with under the best budget."""
     choice = selection["methods"].get(settings.candidate_owner(method))
     return choice["overrides"] if choice else {}
+
+
+def stopped(
+    row: dict[str, Any], settings: StudySettings, selection: dict[str, Any], method: str
+) -> dict[str, Any]:
+    """A best-budget result scored at the iteration chosen on val (its whole curve kept)."""
+    choice = selection["methods"].get(settings.candidate_owner(method))
+    stop = choice.get("stop") if choice else None
+    if stop is None or not row.get("iterations"):
+        return row
+    return {**row, **row["iterations"][stop], "stop": stop}

@@ -37,6 +37,9 @@ class StudySettings:
     eval_scenes: int = 500
     recall_floor: float = 0.9
     bootstrap_samples: int = 2000
+    # torch threads of the study's process: 1 keeps results independent of the core count, and several
+    # threads on a busy machine spin-wait (one thread evaluated 15x faster than two at a load of 4.5 here)
+    threads: int = 1
     # Fact-RLHF: extra LightningCLI arguments of the reward-model and PPO fits, and rm-pairs' scene counts
     rm_arguments: list[str] = field(default_factory=list)
     ppo_arguments: list[str] = field(default_factory=list)

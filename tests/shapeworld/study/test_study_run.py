@@ -61,6 +61,12 @@ def test_best_settings_are_chosen_on_world_0_val_and_used_everywhere(study):
             (out / "worlds" / str(seed) / "best" / "dpo" / "dpo" / "config.yaml").read_text()
         )
         assert config["model"]["init_args"]["optimizer"]["init_args"]["lr"] == lr
+    csr = chosen["csr"]  # one candidate, so one trial per iteration it could stop at
+    assert [t["stop"] for t in csr["trials"]] == list(range(1, settings.best["epochs"] + 1))
+    for world in results["worlds"]:
+        for method in ("csr", "csr_lam0", "csr_code", "oracle"):
+            row = world["best"][method]
+            assert row["stop"] == csr["stop"] and row["scenes"] == row["iterations"][csr["stop"]]["scenes"]
     trial = yaml.safe_load((out / "selection" / "dpo" / "0" / "dpo" / "config.yaml").read_text())
     assert trial["data"]["init_args"]["image_root"].endswith(f"worlds/{settings.world_seeds[0]}/data")
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from lightning_csr.shapeworld.study.selection import choose
+from lightning_csr.shapeworld.study.selection import choose, stopped, trials_of
 from lightning_csr.shapeworld.study.settings import StudySettings
 from tests.paths import REPO
 
@@ -58,3 +58,20 @@ def test_choice_is_the_lowest_chair_that_keeps_recall() -> None:
     ]
     assert choose(0.8, trials, 0.9) == 2
     assert choose(0.99, trials, 0.9) == 1  # none keeps recall: the highest recall
+
+
+def test_an_iterated_method_may_stop_at_any_iteration_and_is_scored_there() -> None:
+    evaluation = lambda chair: {"metrics": {"chair_s": chair, "recall": 0.8}, "scenes": [[chair]]}  # noqa: E731
+    run = {
+        "overrides": {"lr": 1.0},
+        **evaluation(0.3),
+        "iterations": [evaluation(c) for c in (0.5, 0.2, 0.3)],
+    }
+    trials = trials_of(run)
+    assert [(t["stop"], t["metrics"]["chair_s"]) for t in trials] == [(1, 0.2), (2, 0.3)]
+    assert trials_of({"overrides": {}, **evaluation(0.4)})[0]["stop"] is None
+    settings = StudySettings(candidates={"csr": [{"lr": 1.0}]})
+    selection = {"methods": {"csr": {**trials[choose(0.8, trials, 0.9)]}}}
+    row = stopped(run, settings, selection, "oracle")  # a variant takes CSR's stop
+    assert row["stop"] == 1 and row["metrics"]["chair_s"] == 0.2 and row["scenes"] == [[0.2]]
+    assert row["iterations"] == run["iterations"]
