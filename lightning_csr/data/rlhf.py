@@ -21,6 +21,7 @@ from lightning_csr.data.hf_datasets import is_dataset_source, iter_source
 from lightning_csr.data.preference_dataset import PreferenceDataset, load_image
 from lightning_csr.data.preflight_datamodule import PreflightedData
 from lightning_csr.data.preflight_tokens import prompt_collator
+from lightning_csr.data.rank_sampler import per_rank_batch, rank_batched
 from lightning_csr.data.records import RecordError
 from lightning_csr.data.sampling import EpochShuffle, serving_epoch
 from lightning_csr.rewards.reward_model import RewardPrompt, reward_inputs
@@ -144,7 +145,8 @@ class RLPromptDataModule(PreflightedData, L.LightningDataModule):
         train_file: PPO prompt JSONL (`{id, image, prompt, facts?, answer?, kind?}`).
         val_file, test_file: optional held-out prompts in the same format (scored, never trained on).
         image_root: directory image paths are relative to (default: the file's directory).
-        rollout_batch_size: prompts per iteration.
+        rollout_batch_size: prompts per iteration, over all ranks: on `W` ranks rank `r` samples the `r`-th
+            `rollout_batch_size / W` of the batch one process would take (it must divide by `W`).
         limit: use only the first `limit` prompts.
         seed: the order is a function of (seed, epoch) only.
         on_bad_record: `error` (stop before the first step, listing every bad prompt) or `skip` (drop them).
@@ -190,16 +192,18 @@ class RLPromptDataModule(PreflightedData, L.LightningDataModule):
         return RLPromptDataset(prompts[:limit] if limit is not None else prompts, root)
 
     def train_dataloader(self) -> DataLoader:
+        world_size = self.trainer.world_size if self.trainer is not None else 1
+        batch_size = per_rank_batch(self.rollout_batch_size, world_size, "data.rollout_batch_size")
         dataset = self.dataset(self.train_file, self.limit)
-        epoch = serving_epoch(self.trainer)
-        return DataLoader(
+        loader = DataLoader(
             dataset,
-            batch_size=self.rollout_batch_size,
-            sampler=EpochShuffle(len(dataset), self.seed, epoch),
+            batch_size=batch_size,
+            sampler=EpochShuffle(len(dataset), self.seed, serving_epoch(self.trainer)),
             drop_last=True,
             num_workers=self.num_workers,
             collate_fn=collate_prompts,
         )
+        return rank_batched(loader, self.trainer, self.seed, shuffle=True)
 
     def val_dataloader(self) -> DataLoader | list:
         return [] if self.val_file is None else self._held_out(self.val_file)

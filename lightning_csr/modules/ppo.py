@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import math
-import zlib
 from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
@@ -28,7 +27,7 @@ from lightning_csr.modules.components.advantages import iteration_logs, rollout_
 from lightning_csr.modules.components.logprobs import response_logprobs, response_values
 from lightning_csr.modules.components.ppo_settings import PPOSettings
 from lightning_csr.modules.components.reference import POLICY_ADAPTER, REF_ADAPTER
-from lightning_csr.modules.components.rollout_collection import RolloutCollector
+from lightning_csr.modules.components.rollout_collection import RolloutCollector, prompt_seeded
 from lightning_csr.modules.components.schedules import Constant, SchedulerCallable
 from lightning_csr.modules.components.shared_adapters import REWARD, VALUE, SharedAdapters
 from lightning_csr.rewards.reward_model import RewardPrompt, hidden_size, load_reward_model, scalar_head
@@ -101,6 +100,12 @@ class PPOModule(PolicyModule):
             self.value_head.load_state_dict(self.reward_head.state_dict())
         self.adapters.restore_flags()
 
+    def setup(self, stage: str) -> None:
+        super().setup(stage)
+        if stage == "fit" and self._trainer is not None:
+            datamodule = getattr(self.trainer, "datamodule", None)
+            self.ppo.check_ranks(self.trainer.world_size, getattr(datamodule, "rollout_batch_size", None))
+
     # ------------------------------------------------------------ update
     def model_step(self, batch: dict[str, list], stage: str) -> torch.Tensor:
         """One PPO iteration on a batch of prompts (the mean total loss of its updates); `evaluate` otherwise."""
@@ -133,10 +138,7 @@ class PPOModule(PolicyModule):
         Logs `<stage>/rlhf_reward` (score minus the KL penalty at the current coefficient), `<stage>/rm_score`,
         `<stage>/kl`, `<stage>/length`, `<stage>/ended` and the other shaped terms; returns the mean rlhf reward.
         """
-        ids = "\n".join(str(prompt.id) for prompt in batch["prompts"])
-        devices = [self.device] if self.device.type == "cuda" else []
-        with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(self.seed * 1_000_003 + zlib.crc32(ids.encode()))
+        with prompt_seeded(self.seed, batch["prompts"], self.device):
             rollout = self.rollouts.sample(batch)
         kl_coef = self.kl_controller.value
         shaped = rollout_advantages(rollout, self.shaping, self.ppo, kl_coef)
@@ -147,13 +149,15 @@ class PPOModule(PolicyModule):
         return logs[f"{stage}/rlhf_reward"]
 
     def ppo_epochs(self, rollout: dict[str, Any]) -> dict[str, torch.Tensor]:
-        """`ppo_epochs` shuffled passes of clipped policy and value updates; mean statistics."""
+        """`ppo_epochs` shuffled passes of clipped policy and value updates (this rank's share of each
+        minibatch); mean statistics."""
         optimizer, ppo, n = self.optimizers(), self.ppo, len(rollout["ids"])
+        rows_per_step = ppo.minibatch_size // Ranks().world_size
         generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.iteration)
         totals: dict[str, float] = {}
         steps = 0
         for _ in range(ppo.ppo_epochs):
-            for rows in torch.randperm(n, generator=generator).split(ppo.minibatch_size):
+            for rows in torch.randperm(n, generator=generator).split(rows_per_step):
                 stats = self.ppo_minibatch(select_rows(rollout, rows), optimizer)
                 for key, value in stats.items():
                     totals[key] = totals.get(key, 0.0) + value
@@ -161,17 +165,22 @@ class PPOModule(PolicyModule):
         return {key: torch.tensor(value / steps) for key, value in totals.items()}
 
     def ppo_minibatch(self, mb: dict[str, Any], optimizer) -> dict[str, float]:
-        """One optimiser step: policy loss (policy adapter), then value loss (value adapter)."""
-        ppo = self.ppo
+        """One optimiser step: policy loss (policy adapter), then value loss (value adapter).
+
+        Each rank's token-mean losses are weighted by its share of all ranks' response tokens, so that the
+        averaged gradient, and the mean of the logged statistics, are those of the token mean over the whole
+        minibatch (weight 1 in one process)."""
+        ppo, ranks = self.ppo, Ranks()
         inputs, response = sequence_inputs(mb, self.device), mb["response_ids"].to(self.device)
         mask = mb["response_mask"].to(self.device).float()
+        share = ranks.world_size * mask.sum() / ranks.sum(mask.sum())
         optimizer.zero_grad()
         logps, entropy = response_logprobs(self.policy, inputs, response, with_entropy=True)
         policy_loss, clipfrac, approx_kl = ppo_policy_loss(
             logps, mb["logps"].to(self.device), mb["advantages"].to(self.device), mask, ppo.clip_range
         )
         with self.local_gradients():
-            self.manual_backward(policy_loss)
+            self.manual_backward(policy_loss * share)
         with self.adapters.active(VALUE) as model:
             values = response_values(model, self.value_head, inputs, response.shape[1])
             value_loss, value_clipfrac = ppo_value_loss(
@@ -182,8 +191,8 @@ class PPOModule(PolicyModule):
                 ppo.value_clip_range,
             )
             with self.local_gradients():
-                self.manual_backward(ppo.vf_coef * value_loss)
-        Ranks().average_gradients(self.trainable_parameters())  # DDP's own sync is off (`local_gradients`)
+                self.manual_backward(ppo.vf_coef * value_loss * share)
+        ranks.average_gradients(self.trainable_parameters())  # DDP's own sync is off (`local_gradients`)
         total = policy_loss.detach() + ppo.vf_coef * value_loss.detach()
         if not torch.isfinite(total):
             raise non_finite_loss(total.item(), f"PPO iteration {self.iteration}", mb["ids"])
@@ -192,15 +201,16 @@ class PPOModule(PolicyModule):
                 optimizer, gradient_clip_val=ppo.max_grad_norm, gradient_clip_algorithm="norm"
             )
         optimizer.step()
-        return {
-            "loss/policy_avg": policy_loss.item(),
-            "loss/value_avg": value_loss.item(),
-            "loss/total_avg": total.item(),
-            "policy/clipfrac_avg": clipfrac.item(),
-            "policy/approxkl_avg": approx_kl.item(),
-            "policy/entropy_avg": masked_mean(entropy.detach(), mask).item(),
-            "value/clipfrac_avg": value_clipfrac.item(),
-        }
+        token_means = {
+            "loss/policy_avg": policy_loss,
+            "loss/value_avg": value_loss,
+            "loss/total_avg": total,
+            "policy/clipfrac_avg": clipfrac,
+            "policy/approxkl_avg": approx_kl,
+            "policy/entropy_avg": masked_mean(entropy.detach(), mask),
+            "value/clipfrac_avg": value_clipfrac,
+        }  # weighted, so that their mean over the ranks is the mean over all ranks' tokens
+        return {name: (value.detach() * share).item() for name, value in token_means.items()}
 
     def local_gradients(self) -> AbstractContextManager:
         """Under DDP, backward passes that leave the gradients on this rank (`ppo_minibatch` averages them once per

@@ -16,9 +16,11 @@ class PPOSettings:
 
     Args:
         ppo_epochs: passes over each rollout batch (LLaVA-RLHF: 2).
-        minibatch_size: rows per optimiser step.
+        minibatch_size: rows per optimiser step, over all ranks (each of `W` ranks takes `minibatch_size / W`
+            of its own rows; the loss is the token mean over all of them).
         generation_batch_size: prompts sampled (and saved to disk) together; a rollout batch is saved in
-            chunks of this size so a kill during a rollout keeps the finished chunks.
+            chunks of this size so a kill during a rollout keeps the finished chunks. On several ranks it must
+            divide each rank's share of the rollout batch, so that the chunks are the one-process chunks.
         max_new_tokens, temperature, top_p: sampling of responses (top-k off).
         kl_coef: β of the per-token KL penalty to the reference (fixed unless `adaptive_kl`).
         kl_kind: `k1` (log-ratio), `k1_clamped` (LLaVA-RLHF) or `k3`.
@@ -70,6 +72,25 @@ class PPOSettings:
             raise ValueError(f"PPOSettings: gamma and lam must be in [0, 1], got {self.gamma}, {self.lam}")
         if self.kl_coef < 0 or self.clip_range <= 0 or self.value_clip_range <= 0 or self.temperature <= 0:
             raise ValueError("PPOSettings: kl_coef >= 0; clip ranges and temperature > 0")
+
+    def check_ranks(self, world_size: int, rollout_batch_size: int | None) -> None:
+        """Errors at start when `world_size` ranks cannot split the one-process minibatches and chunks."""
+        if world_size == 1:
+            return
+        if self.minibatch_size % world_size:
+            raise ValueError(
+                f"model.ppo.minibatch_size={self.minibatch_size} is not divisible by the {world_size} processes "
+                f"of this run (each rank takes minibatch_size / {world_size} rows): set a multiple of {world_size}"
+            )
+        if rollout_batch_size is None or rollout_batch_size % world_size:
+            return  # the data module reports an indivisible rollout batch itself
+        share = rollout_batch_size // world_size
+        if share % self.generation_batch_size:
+            raise ValueError(
+                f"model.ppo.generation_batch_size={self.generation_batch_size} does not divide each rank's "
+                f"{share} prompts (rollout_batch_size {rollout_batch_size} / {world_size} processes), so the "
+                "generation chunks would not be the one-process chunks: set a divisor of " + str(share)
+            )
 
     def kl_controller(self) -> FixedKLController | AdaptiveKLController:
         """The KL-coefficient controller these settings describe."""

@@ -4,10 +4,17 @@ A chunk is sampled with the policy, then scored: log-probs under the policy and 
 value adapter, the reward model's score, and the correctness of short answers. Finished chunks are saved, so a
 killed run resumes without re-sampling them; they are reused only when the same settings, prompts and weights
 made them (else a clear error).
+
+Every chunk samples on a forked random stream seeded from (run seed, iteration, its prompt ids) only: a chunk's
+responses do not depend on the chunks before it, nor on how many processes share the rollout batch (each rank
+samples its slice of the one-process batch in the same chunks, see `PPOSettings.check_ranks`).
 """
 
 from __future__ import annotations
 
+import zlib
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +41,16 @@ if TYPE_CHECKING:
     from lightning_csr.modules.ppo import PPOModule
 
 
+@contextmanager
+def prompt_seeded(seed: int, prompts: Sequence[Any], device: torch.device, salt: str = "") -> Iterator[None]:
+    """Sampling inside seeded from (`seed`, `salt`, the prompts' ids) only, on a forked random stream (the
+    caller's stream is left as it was)."""
+    key = salt + "\n".join(str(prompt.id) for prompt in prompts)
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed * 1_000_003 + zlib.crc32(key.encode()))
+        yield
+
+
 class RolloutCollector:
     """Collects the rollouts of a `PPOModule` with its models, settings and rollout directory."""
 
@@ -44,8 +61,8 @@ class RolloutCollector:
     def store(self) -> RolloutStore:
         """Where finished chunks live (`rollout_dir`, default `<trainer.default_root_dir>/rollouts`).
 
-        On several ranks each samples its own prompts into its own `rank<r>` folder (resumable with the same
-        number of ranks).
+        On several ranks each samples its slice of the batch into its own `rank<r>` folder (resumable with the
+        same number of ranks).
         """
         module, ranks = self.module, Ranks()
         root = Path(module.rollout_dir or Path(module.trainer.default_root_dir) / "rollouts")
@@ -59,7 +76,8 @@ class RolloutCollector:
         for chunk, (prompts, images) in enumerate(self.chunks(batch)):
             part = store.load(iteration, chunk)
             if part is None:
-                part = self.sample_chunk(prompts, images)
+                with prompt_seeded(self.module.seed, prompts, self.module.device, f"iteration {iteration}\n"):
+                    part = self.sample_chunk(prompts, images)
                 store.save(iteration, chunk, part)
             parts.append(part)
         return merge_rollouts(parts, pad_id(self.module.backbone))
