@@ -15,7 +15,7 @@ step "CSR, released-code scoring"; $L fit --config configs/csr/shapeworld.yaml -
 step "CSR again with ATen and oneDNN on AVX2 (how fit moves with the kernels)"
 ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 $L fit --config configs/csr/shapeworld.yaml \
   --trainer.default_root_dir runs/csr_shapeworld_avx2
-step "all methods, same budget"; $L compare --config configs/compare/shapeworld.yaml
+step "the study across worlds (resumes; reuses finished steps)"; $L shapeworld study --config configs/study/shapeworld.yaml
 step "Fact-RLHF pairs"; $L shapeworld rm-pairs --data data/shapeworld --model data/shapeworld/base_model
 step "reward model, facts before the question"; $L fit --config configs/rlhf/shapeworld_rm.yaml
 step "reward model, plain"; $L fit --config configs/rlhf/shapeworld_rm.yaml --data.init_args.reward_prompt.use_facts=false \

@@ -20,6 +20,13 @@ def _parser() -> argparse.ArgumentParser:
         "--config", default="configs/study/shapeworld.yaml", help="a study YAML (default: %(default)s)"
     )
     parser.add_argument("--out_dir", help="override the config's out_dir")
+    parser.add_argument(
+        "--worlds",
+        nargs="+",
+        type=int,
+        help="run only these world seeds' steps and no report (several processes can share a study this way; "
+        "a last run without it writes the report)",
+    )
     parser.add_argument("--report-only", action="store_true", help="rewrite report.md from results.json")
     return parser
 
@@ -45,5 +52,5 @@ def main(argv: Sequence[str]) -> None:
         if args.report_only:
             print(write_report(json.loads((out / "results.json").read_text()), out))
             return
-        study(settings)
-        print((out / "report.md").read_text())
+        if study(settings, args.worlds) is not None:
+            print((out / "report.md").read_text())

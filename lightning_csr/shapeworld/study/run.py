@@ -77,8 +77,12 @@ def fact_rlhf(settings: StudySettings, data: Path, out: Path, steps: Steps, seed
     return {"rm_facts": models["facts"], "rm_plain": models["plain"], "ppo_facts": ppo}
 
 
-def study(settings: StudySettings) -> dict[str, Any]:
-    """Run (or finish) the study; write results.json, report.md and curves.png under `out_dir`."""
+def study(settings: StudySettings, only: list[int] | None = None) -> dict[str, Any] | None:
+    """Run (or finish) the study; write results.json, report.md and curves.png under `out_dir`.
+
+    `only`: run just these worlds' steps (after every world's prepare and the selection on world 0) and write
+    no report, so that several processes can share a study's worlds; a last run without it gathers them.
+    """
     import torch
 
     from lightning_csr.shapeworld.study.report import write_report
@@ -95,12 +99,18 @@ def study(settings: StudySettings) -> dict[str, Any]:
         for seed in settings.world_seeds
     }
     selection = select(settings, world_dir(out, settings.world_seeds[0]), out / "selection", steps)
-    for seed in settings.world_seeds:
+    unknown = sorted(set(only or []) - set(settings.world_seeds))
+    if unknown:
+        raise ValueError(f"--worlds: {unknown} not in world_seeds {settings.world_seeds}")
+    seeds = [seed for seed in settings.world_seeds if only is None or seed in only]
+    for seed in seeds:
         worlds[seed].update(run_world(settings, seed, selection, steps))
     if settings.fact_rlhf:  # after every preference method of every world
-        for seed in settings.world_seeds:
+        for seed in seeds:
             run = out / "worlds" / str(seed) / "fact_rlhf"
             worlds[seed]["fact_rlhf"] = fact_rlhf(settings, world_dir(out, seed), run, steps, seed)
+    if only is not None:
+        return None
     results = {"settings": settings.to_dict(), "selection": selection, "worlds": list(worlds.values())}
     atomic_write_text(out / "results.json", json.dumps(results))
     write_report(results, out)
