@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Every number of the README's "Results on ShapeWorld" section, in order (about 40 minutes on 2 cores).
+# Every number of the README's "Results on ShapeWorld" section, in order (about 40 minutes on 2 cores, plus the
+# study across worlds: about 2 hours of steps and 5-6 minutes of `prepare` per world; it resumes).
 # Run from the repository root in the venv of the README's quick start: `bash benchmarks/readme_numbers.sh`.
 # Outputs land under data/shapeworld and runs/; each step prints what the README quotes.
 set -euo pipefail
