@@ -118,11 +118,30 @@ def train_dpo(
     trainer.fit(module, data)
     if trainer.is_global_zero:
         samples = args.dpo_steps * args.dpo_batch * world_size
-        (out / "dpo.json").write_text(json.dumps({"seconds": clock.seconds, "samples": samples}))
+        (out / "dpo.json").write_text(json.dumps({"seconds": clock.seconds, "pairs": samples}))
 
 
 def run(target, world_size: int, *args) -> None:
     mp.spawn(target, args=(world_size, free_port(), *args), nprocs=world_size)
+
+
+def best_rates(label: str, rounds: int, root: Path, launch, result: str) -> dict[int, float]:
+    """{processes: best pairs/s} over `rounds` alternating rounds of `launch(processes, out)` with 1 and 2
+    processes, each writing `<out>/<result>` ({"seconds", "pairs"}); prints every round."""
+    best: dict[int, float] = {}
+    for round_ in range(rounds):
+        for world_size in (1, 2):
+            out = root / f"{label.lower()}_{world_size}_{round_}"
+            out.mkdir()
+            launch(world_size, out)
+            timing = json.loads((out / result).read_text())
+            rate = timing["pairs"] / timing["seconds"]
+            best[world_size] = max(best.get(world_size, 0.0), rate)
+            print(
+                f"{label}, {world_size} process(es), round {round_ + 1}: {timing['pairs']} pairs in "
+                f"{timing['seconds']:.1f} s = {rate:.2f} pairs/s"
+            )
+    return best
 
 
 def main() -> None:
@@ -137,34 +156,16 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds; the best of each is kept")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp())
-    pairs: dict[int, float] = {}
-    for round_ in range(args.rounds):
-        for world_size in (1, 2):
-            out = root / f"generation_{world_size}_{round_}"
-            run(generate, world_size, args, out)
-            timing = json.loads((out / "timing.json").read_text())
-            rate = timing["pairs"] / timing["seconds"]
-            pairs[world_size] = max(pairs.get(world_size, 0.0), rate)
-            print(
-                f"generation, {world_size} process(es), round {round_ + 1}: {timing['pairs']} pairs in "
-                f"{timing['seconds']:.1f} s = {rate:.2f} pairs/s"
-            )
+    pairs = best_rates(
+        "generation", args.rounds, root, lambda size, out: run(generate, size, args, out), "timing.json"
+    )
     first = [(root / f"generation_{w}_0" / "pairs.jsonl").read_bytes() for w in (1, 2)]
     print(f"pairs.jsonl identical with 1 and 2 processes: {first[0] == first[1]}")
     print(f"generation speed-up with 2 processes (best rounds): {pairs[2] / pairs[1]:.2f}x (goal >= 1.7x)")
-    dpo: dict[int, float] = {}
-    for round_ in range(args.rounds):
-        for world_size in (1, 2):
-            out = root / f"dpo_{world_size}_{round_}"
-            out.mkdir()
-            run(train_dpo, world_size, args, root / "generation_1_0" / "pairs.jsonl", out)
-            timing = json.loads((out / "dpo.json").read_text())
-            rate = timing["samples"] / timing["seconds"]
-            dpo[world_size] = max(dpo.get(world_size, 0.0), rate)
-            print(
-                f"DPO, {world_size} process(es), round {round_ + 1}: {timing['samples']} pairs in "
-                f"{timing['seconds']:.1f} s = {rate:.2f} pairs/s"
-            )
+    generated = root / "generation_1_0" / "pairs.jsonl"
+    dpo = best_rates(
+        "DPO", args.rounds, root, lambda size, out: run(train_dpo, size, args, generated, out), "dpo.json"
+    )
     print(
         f"DPO speed-up with 2 processes (DDP, {args.dpo_batch} pairs per rank per step, best rounds): "
         f"{dpo[2] / dpo[1]:.2f}x"

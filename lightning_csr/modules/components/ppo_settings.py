@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from lightning_csr.data.rank_sampler import per_rank_batch
 from lightning_csr.losses.ppo import KL_KINDS, AdaptiveKLController, FixedKLController
 
 VALUE_INITS = ("reward", "policy", "fresh")
@@ -77,11 +78,7 @@ class PPOSettings:
         """Errors at start when `world_size` ranks cannot split the one-process minibatches and chunks."""
         if world_size == 1:
             return
-        if self.minibatch_size % world_size:
-            raise ValueError(
-                f"model.ppo.minibatch_size={self.minibatch_size} is not divisible by the {world_size} processes "
-                f"of this run (each rank takes minibatch_size / {world_size} rows): set a multiple of {world_size}"
-            )
+        per_rank_batch(self.minibatch_size, world_size, "model.ppo.minibatch_size")
         if rollout_batch_size is None or rollout_batch_size % world_size:
             return  # the data module reports an indivisible rollout batch itself
         share = rollout_batch_size // world_size

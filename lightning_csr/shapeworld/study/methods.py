@@ -50,8 +50,10 @@ def train_and_score(method: str, config: ComparisonSettings, out: Path) -> dict[
     from lightning_csr.shapeworld.comparison.run import make_pairs
     from lightning_csr.shapeworld.comparison.training import train_method
 
-    pairs = make_pairs(config, out) if not config.evaluate_iterations else out / "no_pairs.jsonl"
-    module = train_method(method, config, pairs, out)
+    if config.evaluate_iterations:  # CSR-like: the run writes its own pairs every iteration
+        module = train_method(method, config, out / "pairs.jsonl", out)
+    else:
+        module = train_method(method, config, make_pairs(config, out), out)
     if not config.evaluate_iterations:
         return {
             **scored(evaluate_scenes(module.policy, module.backbone, config)),

@@ -12,11 +12,11 @@ from lightning_csr.shapeworld.study.tables import WIN_METRICS, Estimator
 
 def _pair_share(estimator: Estimator, budget: str, method: str, column: str, k: int = 0) -> float:
     tables = [np.asarray(w[budget][method]["pairs"][k], dtype=float) for w in estimator.results["worlds"]]
-    return estimator.share(tables, column).mean
+    return estimator.share_mean(tables, column)
 
 
 def _words(estimator: Estimator, pick: Any) -> float:
-    return estimator.metric(pick, "mean_words").mean
+    return estimator.mean(pick, "mean_words")
 
 
 def _budget_reasons(estimator: Estimator, budget: str, methods: list[str]) -> dict[str, str]:
@@ -30,8 +30,8 @@ def _budget_reasons(estimator: Estimator, budget: str, methods: list[str]) -> di
             f"from {base_words:.1f} to {words:.1f} words"
         )
         if "oracle" in methods:
-            oracle = estimator.metric(lambda w: w[budget]["oracle"], "chair_s").mean
-            base = estimator.metric(lambda w: w["base"], "chair_s").mean
+            oracle = estimator.mean(lambda w: w[budget]["oracle"], "chair_s")
+            base = estimator.mean(lambda w: w["base"], "chair_s")
             text += (
                 f"; the oracle (perfect ranking of the same search's answers) reached CHAIR_S {oracle:.3f} from "
                 f"{base:.3f}, so where it gains and CSR does not, CSR's reward is what limits, and where neither "
@@ -44,8 +44,8 @@ def _budget_reasons(estimator: Estimator, budget: str, methods: list[str]) -> di
             f"lambda = 0.9's pairs are right more often ({right[0]:.0%} vs {right[1]:.0%} at iteration 1), but a "
             "better-ranked pair does not make a lower CHAIR_S after DPO at this budget."
         )
-    recall = lambda m: estimator.metric(lambda w: w[budget][m], "recall").mean  # noqa: E731
-    base_recall = estimator.metric(lambda w: w["base"], "recall").mean
+    recall = lambda m: estimator.mean(lambda w: w[budget][m], "recall")  # noqa: E731
+    base_recall = estimator.mean(lambda w: w["base"], "recall")
     if {"tpo", "dpo"} <= set(methods):
         words = [_words(estimator, lambda w, m=m: w[budget][m]) for m in ("tpo", "dpo")]
         found["tpo"] = (
@@ -75,11 +75,11 @@ def reasons(estimator: Estimator, methods: list[str]) -> dict[str, dict[str, str
     results = estimator.results
     if results["settings"]["fact_rlhf"]:
         accuracy = {
-            name: estimator.share(
+            name: estimator.share_mean(
                 [np.asarray(w["fact_rlhf"][name]["wins"], dtype=float)[:, None] for w in results["worlds"]],
                 "accuracy",
                 WIN_METRICS,
-            ).mean
+            )
             for name in ("rm_facts", "rm_plain")
         }
         words = _words(estimator, lambda w: w["fact_rlhf"]["ppo_facts"])

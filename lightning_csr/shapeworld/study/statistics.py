@@ -96,14 +96,19 @@ class WorldBootstrap:
         """
         point, draws = [], []
         for tables in methods:
-            full = np.stack([_sums(t, np.arange(len(t))) for t in tables])  # [worlds, columns + 1]
-            point.append({name: float(f(full).mean()) for name, f in metrics.items()})
+            point.append(point_metrics(tables, metrics))
             per_world = np.stack([_sums(t, self.scene_draws[w]) for w, t in enumerate(tables)], axis=1)
             chosen = np.take_along_axis(
                 per_world, self.world_draws[:, :, None], axis=1
             )  # [samples, worlds, c]
             draws.append({name: f(chosen).mean(axis=1) for name, f in metrics.items()})
         return float(combine(point)), np.asarray(combine(draws), dtype=float)
+
+
+def point_metrics(tables: Sequence[np.ndarray], metrics: Metrics = METRICS) -> dict[str, float]:
+    """Each metric over all items of each world, averaged over worlds: the estimate, without a bootstrap."""
+    full = np.stack([_sums(t, np.arange(len(t))) for t in tables])  # [worlds, columns + 1]
+    return {name: float(f(full).mean()) for name, f in metrics.items()}
 
 
 def interval(point: float, draws: np.ndarray, level: float = 0.95) -> Interval:

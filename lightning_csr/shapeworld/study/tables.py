@@ -8,7 +8,13 @@ from typing import Any
 import numpy as np
 
 from lightning_csr.shapeworld.study.pair_truth import PAIR_COLUMNS
-from lightning_csr.shapeworld.study.statistics import Interval, Metrics, WorldBootstrap, interval
+from lightning_csr.shapeworld.study.statistics import (
+    Interval,
+    Metrics,
+    WorldBootstrap,
+    interval,
+    point_metrics,
+)
 
 # shares of 0/1 columns (the count of rows is appended as the last column by the bootstrap's sums)
 PAIR_METRICS: Metrics = {
@@ -37,6 +43,10 @@ class Estimator:
         """A metric of one evaluation, averaged over worlds."""
         return self.scenes.metric(scene_tables(self.results, pick), name)
 
+    def mean(self, pick: Callable[[dict[str, Any]], dict[str, Any]], name: str) -> float:
+        """A metric of one evaluation, averaged over worlds (the estimate only)."""
+        return point_metrics(scene_tables(self.results, pick))[name]
+
     def combined(
         self,
         picks: Sequence[Callable[[dict[str, Any]], dict[str, Any]]],
@@ -57,3 +67,7 @@ class Estimator:
     def share(self, tables: Sequence[np.ndarray], name: str, metrics: Metrics = PAIR_METRICS) -> Interval:
         """One share (a PAIR_METRICS or WIN_METRICS column) over worlds and items."""
         return self.rows([tables], lambda values: values[0][name], metrics)
+
+    def share_mean(self, tables: Sequence[np.ndarray], name: str, metrics: Metrics = PAIR_METRICS) -> float:
+        """One share over worlds and items (the estimate only)."""
+        return point_metrics(tables, metrics)[name]
